@@ -1,0 +1,106 @@
+"""The contract every application fulfils.
+
+An app is a small package under ``apps/`` with a config dataclass and an
+``App`` subclass registered with ``@register_app("name")``. The runtime
+(:mod:`apps.runtime.training`) does everything else: strategy, precision, run
+directory, callbacks, ``fit``, evaluation, export, report. An app never
+writes its own training loop.
+
+Call order, for ``dlsuite train APP``::
+
+    data = app.make_datasets(config)                 # numpy splits, seeded
+    with strategy.scope():                           # policy already set
+        model = app.build_model(config, data)        # compiled keras.Model
+    model.fit(app.train_inputs(data.train), validation_data=..., callbacks=
+              runtime_callbacks + app.callbacks(config, data, run))
+    app.export_endpoints(model, config, data)        # -> SavedModel
+    app.report(model, config, data, run)             # -> metrics + markdown
+"""
+
+import dataclasses
+
+import numpy as np
+
+from apps.runtime.config import BaseConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One named signature of the exported SavedModel.
+
+    ``fn`` takes and returns tensors; it holds the pre- and post-processing a
+    user would otherwise write (decoding uint8 images, softmax, NMS...).
+    ``input_signature`` is a list of ``tf.TensorSpec``. ``example`` is a
+    list of numpy arrays the runtime feeds both the live ``fn`` and the
+    reloaded SavedModel to check they agree; its batch size should differ
+    from the training batch size.
+    """
+
+    name: str
+    fn: object
+    input_signature: list
+    example: list
+
+
+class App:
+    """Base class of every application. Subclasses override what they need."""
+
+    name = None  # set by @register_app
+    config_class = BaseConfig
+    description = ""
+    # What early stopping and best.keras watch on the dev set.
+    monitor = "val_loss"
+    monitor_mode = "min"
+
+    def default_config(self):
+        return self.config_class()
+
+    # -- data -------------------------------------------------------------
+    def make_datasets(self, config):
+        """Return an ``apps.data.DataSplits`` for this config."""
+        raise NotImplementedError
+
+    def to_inputs(self, x, y):
+        """Map one split's arrays to what ``model.fit`` takes per example.
+
+        The default feeds ``(x, y)``; a generative app returns ``x`` alone.
+        The runtime shuffles (train only), batches by the global batch size,
+        caches and prefetches.
+        """
+        return (x, y)
+
+    # -- model ------------------------------------------------------------
+    def build_model(self, config, data):
+        """Build and compile the model. Runs inside ``strategy.scope()``
+        with the dtype policy already set."""
+        raise NotImplementedError
+
+    def callbacks(self, config, data, run):
+        """Extra callbacks (image and metric loggers), beside the runtime's."""
+        return []
+
+    # -- export -----------------------------------------------------------
+    def export_endpoints(self, model, config, data):
+        """Return the ``Endpoint``s of the SavedModel. The first one is also
+        exported as ``serving_default``."""
+        raise NotImplementedError
+
+    def predict_files(self, endpoints, paths):
+        """Run the reloaded export on the user's files; return printable lines."""
+        raise NotImplementedError(f"{self.name} has no file prediction")
+
+    # -- report -----------------------------------------------------------
+    def report(self, model, config, data, run):
+        """Return ``(metrics: dict, sections: list[str])`` for the run report:
+        extra metrics for ``metrics.json`` and markdown sections for
+        ``report.md`` (figures saved in ``run.path``)."""
+        return {}, []
+
+
+def batch_size_for_check(config_batch):
+    """A batch size different from training's, for export checks."""
+    return 3 if config_batch != 3 else 5
+
+
+def as_float32(x):
+    return np.asarray(x, dtype=np.float32)
