@@ -38,6 +38,21 @@ class DataSplits:
     def is_image(self):
         return self.x_train.ndim == 4
 
+    @property
+    def train(self):
+        """``(x_train, y_train)``."""
+        return self.x_train, self.y_train
+
+    @property
+    def dev(self):
+        """``(x_dev, y_dev)``."""
+        return self.x_dev, self.y_dev
+
+    @property
+    def test(self):
+        """``(x_test, y_test)``."""
+        return self.x_test, self.y_test
+
     def record(self):
         """What the run directory stores about the data."""
         return {
