@@ -1,0 +1,10 @@
+"""dlsuite's reusable custom Keras layers.
+
+Keras's own layers are spelled ``keras.layers.X``; ours are imported by name
+(``from layers import ResidualBlock``), so the two never shadow each other.
+"""
+
+from layers.bottleneck_block import BottleneckBlock
+from layers.inception_module import InceptionModule
+from layers.local_response_normalization import LocalResponseNormalization
+from layers.residual_block import ResidualBlock
