@@ -46,6 +46,9 @@ class App:
     """Base class of every application. Subclasses override what they need."""
 
     name = None  # set by @register_app
+    # The resolved config of the current run; the runtime sets it before it
+    # calls any other method, so ``to_inputs`` and friends can read it.
+    config = None
     config_class = BaseConfig
     description = ""
     # What early stopping and best.keras watch on the dev set.

@@ -1,0 +1,131 @@
+"""``dlsuite``: the command line. Thin: parse, look up the app, call the runtime.
+
+Every user error ends with one line naming what was wrong and the valid
+choices, exit status 2, no traceback.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from apps.runtime.distribute import STRATEGIES  # noqa: E402
+from apps.runtime.errors import UsageError  # noqa: E402
+from apps.runtime.precision import PRECISIONS  # noqa: E402
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as a UsageError (one line, exit 2)."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def make_parser():
+    parser = _Parser(prog="dlsuite", description="Deep-learning curriculum apps on Keras 3.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="list the apps")
+
+    train = commands.add_parser("train", help="train an app (or --resume a run)")
+    train.add_argument("app")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config field (repeatable)")
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--strategy", choices=STRATEGIES, default="auto")
+    train.add_argument("--precision", choices=PRECISIONS, default="auto")
+    train.add_argument("--run-dir")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an existing run in --run-dir")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run after a crash")
+    train.add_argument("--quiet", action="store_true")
+
+    for name, text in (("evaluate", "evaluate a run's best model on dev and test"),
+                       ("export", "export a run's best model as a SavedModel"),
+                       ("report", "rewrite a run's report")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("run_dir")
+
+    predict = commands.add_parser("predict", help="run a run's export on your files")
+    predict.add_argument("run_dir")
+    predict.add_argument("files", nargs="+")
+
+    board = commands.add_parser("tensorboard", help="start TensorBoard on 127.0.0.1")
+    board.add_argument("dir", nargs="?", default="runs")
+    board.add_argument("--port", type=_positive_int, default=6006)
+    return parser
+
+
+def _run(args):
+    from apps import registry
+
+    if args.command == "list":
+        for name in registry.names():
+            app = registry.get_app(name)
+            print(f"{name:12s} {app.description}")
+        return 0
+    if args.command == "tensorboard":
+        return _tensorboard(args.dir, args.port)
+
+    from apps.runtime import commands
+
+    if args.command == "train":
+        commands.train(args.app, overrides=args.set, epochs=args.epochs,
+                       strategy=args.strategy, precision_name=args.precision,
+                       run_dir=args.run_dir, overwrite=args.overwrite, resume=args.resume,
+                       verbose=0 if args.quiet else 1)
+    elif args.command == "evaluate":
+        commands.evaluate(args.run_dir)
+    elif args.command == "export":
+        commands.export(args.run_dir)
+    elif args.command == "report":
+        commands.report(args.run_dir)
+    elif args.command == "predict":
+        for line in commands.predict(args.run_dir, args.files):
+            print(line)
+    return 0
+
+
+def _tensorboard(directory, port):
+    if not os.path.isdir(directory):
+        raise UsageError(f"{directory} is not a directory; expected runs/ or a run directory")
+    logdir = os.path.join(directory, "tb") if os.path.isdir(os.path.join(directory, "tb")) else directory
+    from tensorboard import program
+
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port)])
+    url = board.launch()
+    print(f"TensorBoard at {url} (logs: {logdir}); Ctrl-C to stop", flush=True)
+    try:
+        import time
+
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+
+
+def main(argv=None):
+    try:
+        return _run(make_parser().parse_args(argv))
+    except UsageError as error:
+        print(f"dlsuite: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("dlsuite: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""SavedModel export with named signatures, checked after reloading.
+
+Each app describes its signatures as ``Endpoint``s (what a user has in, what
+a user wants out, pre- and post-processing inside the graph). The runtime
+writes them with ``keras.export.ExportArchive`` (the first endpoint is also
+``serving_default``), reloads the SavedModel with ``tf.saved_model.load`` and
+checks every signature against the live Keras model on the endpoint's
+example batch, then measures the first signature's batch-1 latency.
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# How far a reloaded signature may be from the live model, by compute dtype:
+# float32 graphs agree to rounding; half-precision kernels are fused and
+# reordered differently in eager and graph mode, so they get their own eps.
+TOLERANCE = {"float32": 1e-5, "float16": 5e-3, "bfloat16": 2e-2}
+
+
+def export_tolerance():
+    return TOLERANCE.get(keras.config.dtype_policy().compute_dtype, 1e-5)
+
+
+def write_export(model, endpoints, path):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for endpoint in endpoints:
+        archive.add_endpoint(endpoint.name, endpoint.fn, endpoint.input_signature)
+    archive.write_out(str(path), verbose=False)
+
+
+def _flat_numpy(outputs):
+    return [np.asarray(value) for value in tf.nest.flatten(outputs)]
+
+
+def check_export(loaded, endpoints, tolerance=None):
+    """Compare each reloaded signature with the live function; return max diffs."""
+    tolerance = export_tolerance() if tolerance is None else tolerance
+    differences = {}
+    for endpoint in endpoints:
+        args = [tf.constant(value) for value in endpoint.example]
+        expected = _flat_numpy(endpoint.fn(*args))
+        got = _flat_numpy(getattr(loaded, endpoint.name)(*args))
+        if len(expected) != len(got):
+            raise RuntimeError(f"export check: {endpoint.name} returned {len(got)} outputs, "
+                               f"the live model {len(expected)}")
+        worst = 0.0
+        for want, have in zip(expected, got):
+            if want.shape != have.shape:
+                raise RuntimeError(f"export check: {endpoint.name} output shape "
+                                   f"{have.shape} != live {want.shape}")
+            if want.dtype.kind in "fc":
+                worst = max(worst, float(np.max(np.abs(want.astype(np.float64) - have), initial=0)))
+            elif not np.array_equal(want, have):
+                raise RuntimeError(f"export check: {endpoint.name} non-float output differs")
+        if worst > tolerance:
+            raise RuntimeError(f"export check: {endpoint.name} differs from the Keras model by "
+                               f"{worst:.3g} > {tolerance}")
+        differences[endpoint.name] = worst
+    return differences
+
+
+def batch_one_latency_ms(loaded, endpoint, repeats=30, warmup=3):
+    """Median wall time (ms) of one batch-1 call of the reloaded signature."""
+    args = [tf.constant(value[:1]) for value in endpoint.example]
+    signature = getattr(loaded, endpoint.name)
+    for _ in range(warmup):
+        signature(*args)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy(), signature(*args))
+        times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times))
+
+
+def export_model(session, verbose=1):
+    """Export the session's model, reload it, check it, time it."""
+    endpoints = session.app.export_endpoints(session.model, session.config, session.data)
+    write_export(session.model, endpoints, session.run.export)
+    loaded = tf.saved_model.load(str(session.run.export))
+    differences = check_export(loaded, endpoints)
+    latency = batch_one_latency_ms(loaded, endpoints[0])
+    budget = session.config.max_latency_ms
+    info = {
+        "path": str(session.run.export),
+        "signatures": [endpoint.name for endpoint in endpoints],
+        "max_abs_difference": differences,
+        "latency_ms_batch1": latency,
+        "max_latency_ms": budget or None,
+        "latency_ok": (latency <= budget) if budget else None,
+    }
+    if verbose:
+        verdict = "" if not budget else (" (within" if latency <= budget else " (OVER") + f" {budget} ms budget)"
+        print(f"export: {session.run.export} signatures {info['signatures']}, matches the Keras "
+              f"model (max diff {max(differences.values()):.2g}); batch-1 latency "
+              f"{latency:.2f} ms{verdict}", flush=True)
+    return info

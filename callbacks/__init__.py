@@ -1,0 +1,5 @@
+"""Reusable Keras callbacks for anyone's ``model.fit``."""
+
+from callbacks.epoch_history_log import EpochHistoryLog
+from callbacks.bias_variance import BiasVarianceMonitor, bias_variance
+from callbacks.error_analysis import ErrorAnalysisLogger, error_groups
