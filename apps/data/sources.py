@@ -209,7 +209,8 @@ def load_fashion_mnist(data_dir="", image_size=None):
             if arrays is not None:
                 return RawData(*arrays, FASHION_MNIST_CLASS_NAMES, f"your IDX files in {data_dir}")
             if _has_class_folders(data_dir):
-                return _load_image_folder(data_dir, image_size or NATIVE_IMAGE_SIZES["fashion_mnist"])
+                native_size = NATIVE_IMAGE_SIZES["fashion_mnist"]
+                return _load_image_folder(data_dir, image_size or native_size)
         raise UsageError(
             f"data_dir={data_dir} is not a Fashion-MNIST source. Expected a folder holding "
             "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
