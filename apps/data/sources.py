@@ -327,6 +327,11 @@ def _scikit_learn_breast_cancer():
 
 
 def _load_csv_file(path):
+    if os.path.isdir(path):
+        raise UsageError(
+            f"data_dir={path} is a folder. Expected data_dir=FILE.csv with a header row, numeric "
+            "feature columns and a `label` column."
+        )
     if not os.path.isfile(path):
         raise UsageError(
             f"CSV file not found: {path}. Expected data_dir=FILE.csv with a header row, numeric "

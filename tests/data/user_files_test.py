@@ -159,3 +159,8 @@ def test_truncated_image_is_a_usage_error(tmp_path):
     (root / "one" / "cut.png").write_bytes(content[:60])  # header intact, pixels cut
     with pytest.raises(UsageError, match="Cannot decode an image under"):
         load("images", data_dir=str(root))
+
+
+def test_csv_data_dir_that_is_a_folder(tmp_path):
+    with pytest.raises(UsageError, match="is a folder. Expected data_dir=FILE.csv"):
+        load("csv", data_dir=str(tmp_path))
