@@ -7,6 +7,8 @@ every logical CPU device (how the tests run it on two logical CPUs).
 MultiWorkerMirroredStrategy (keras-team/keras#20585).
 """
 
+import functools
+
 import tensorflow as tf
 
 from apps.runtime.errors import UsageError
@@ -29,7 +31,15 @@ def make_strategy(name):
     if name == "default":
         return tf.distribute.get_strategy()
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
+    return _mirrored(tuple(devices))
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored(devices):
+    # One strategy per device set and process: two MirroredStrategy objects
+    # over the same devices can hand out clashing collective instance keys
+    # ("Shape mismatch in the collective instance").
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 def is_chief(strategy):

@@ -127,7 +127,12 @@ def _load_data(session, verbose):
 
 
 def build(session):
-    """Build and compile the app's model inside the strategy scope."""
+    """Build and compile the app's model inside the strategy scope.
+
+    The global seed is set first, so the same config gives the same initial
+    weights on every strategy and precision.
+    """
+    keras.utils.set_random_seed(session.config.seed)
     with session.strategy.scope():
         model = session.app.build_model(session.config, session.data)
     session.model = model
