@@ -146,8 +146,13 @@ class MLPApp(ClassificationApp):
 
     def predict_files(self, loaded, paths):
         lines = []
+        spec = loaded.signatures["classify"].structured_input_signature[1]["features"]
+        width = spec.shape[1]
         for path in paths:
             rows = read_feature_file(path)
+            if rows.shape[1] != width:
+                raise UsageError(f"{path} has rows of {rows.shape[1]} values; this model "
+                                 f"expected {width} features per row")
             outputs = loaded.classify(tf.constant(rows))
             for number, (name, probabilities) in enumerate(
                     zip(outputs["class_name"].numpy(), outputs["probabilities"].numpy())):

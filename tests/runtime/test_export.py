@@ -1,0 +1,82 @@
+"""The SavedModel export reloads and matches the Keras model."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps.runtime import commands, training
+from apps.runtime.errors import UsageError
+from tests.runtime.helpers import TINY_MLP
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("export") / "run"
+    session, metrics = training.train("mlp", TINY_MLP, epochs=2, strategy="default",
+                                      precision_name="float32", run_dir=run_dir, verbose=0)
+    return session, metrics
+
+
+def test_reloaded_export_matches_keras_on_another_batch_size(finished_run):
+    session, metrics = finished_run
+    assert metrics["export"]["max_abs_difference"]["classify"] <= 1e-5
+    loaded = tf.saved_model.load(str(session.run.export))
+    features = session.data.x_test[:7]  # training batch size is 16
+    exported = loaded.classify(tf.constant(features))
+    expected = session.model.predict(features, verbose=0)
+    np.testing.assert_allclose(exported["probabilities"].numpy(), expected, atol=1e-5)
+    names = [name.decode() for name in exported["class_name"].numpy()]
+    assert names == [session.data.class_names[i] for i in expected.argmax(axis=1)]
+    # serving_default is the first endpoint, for TF-Serving.
+    serving = loaded.signatures["serving_default"](features=tf.constant(features))
+    np.testing.assert_allclose(serving["probabilities"].numpy(), expected, atol=1e-5)
+
+
+def test_export_command_reexports_from_best_keras(finished_run):
+    session, _ = finished_run
+    info = commands.export(session.run.path, verbose=0)
+    assert info["signatures"] == ["classify"]
+    assert info["max_abs_difference"]["classify"] <= 1e-5
+
+
+def test_predict_runs_the_export_on_files(finished_run, tmp_path):
+    session, _ = finished_run
+    rows = tmp_path / "rows.csv"
+    np.savetxt(rows, session.data.x_test[:3], delimiter=",")
+    lines = commands.predict(session.run.path, [str(rows)])
+    assert len(lines) == 3
+    assert all(line.split(": ")[1].split(" ")[0] in session.data.class_names for line in lines)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\nnot,numbers\n")
+    with pytest.raises(UsageError, match="non-numeric"):
+        commands.predict(session.run.path, [str(bad)])
+    wrong_width = tmp_path / "wide.csv"
+    np.savetxt(wrong_width, np.ones((2, 5)), delimiter=",")
+    with pytest.raises(UsageError, match="expected 64 features per row"):
+        commands.predict(session.run.path, [str(wrong_width)])
+
+
+def test_corrupt_or_hostile_checkpoint_is_a_clear_error(finished_run, tmp_path):
+    import shutil
+
+    session, _ = finished_run
+    copy = tmp_path / "copy"
+    shutil.copytree(session.run.path, copy)
+    (copy / "best.keras").write_bytes(b"not a zip archive")
+    with pytest.raises(UsageError, match="cannot load .*best.keras"):
+        commands.evaluate(copy, verbose=0)
+
+
+def test_hostile_keras_file_is_refused_in_safe_mode(finished_run, tmp_path):
+    import shutil
+
+    import keras
+
+    session, _ = finished_run
+    copy = tmp_path / "hostile"
+    shutil.copytree(session.run.path, copy)
+    inputs = keras.Input((64,))
+    outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)  # arbitrary code on load
+    keras.Model(inputs, outputs).save(copy / "best.keras")
+    with pytest.raises(UsageError, match="cannot load .*best.keras.*(unsafe|safe_mode|Lambda)"):
+        commands.evaluate(copy, verbose=0)
