@@ -54,6 +54,8 @@ class App:
     # What early stopping and best.keras watch on the dev set.
     monitor = "val_loss"
     monitor_mode = "min"
+    # A study app trains several child runs (see ``sweep``) instead of one model.
+    is_study = False
 
     def default_config(self):
         return self.config_class()
@@ -91,6 +93,19 @@ class App:
     def predict_files(self, endpoints, paths):
         """Run the reloaded export on the user's files; return printable lines."""
         raise NotImplementedError(f"{self.name} has no file prediction")
+
+    # -- sweeps ------------------------------------------------------------
+    def sweep(self, config):
+        """A study app returns ``[(label, app_name, overrides), ...]``: the
+        runtime trains each as its own run in ``RUN_DIR/<label>/`` (same
+        seed, so the same initial weights) and then calls ``summarize``.
+        Ordinary apps return None."""
+        return None
+
+    def summarize(self, runs, config, run):
+        """For a study: ``runs`` maps label -> (session, metrics) of each
+        child; return ``(metrics, sections)`` for the study's report."""
+        return {}, []
 
     # -- report -----------------------------------------------------------
     def report(self, model, config, data, run):

@@ -3,8 +3,44 @@
 Batch, stochastic and mini-batch gradient descent are one optimizer
 (``keras.optimizers.SGD``) with three batch sizes: the whole training set,
 one example, or ``batch_size``. Momentum, Adagrad, RMSprop and Adam are
-Keras's own. The mapping between the curriculum's formulas and Keras's
-parameterisation is in ``tests/runtime/test_optimizer_formulas.py``.
+Keras's own. ``make_optimizer`` passes ``config.learning_rate`` and
+``config.momentum`` straight through, so they are Keras's parameters.
+
+Mapping, curriculum (Ng's notation) -> Keras argument. ``tests/runtime/
+test_optimizer_formulas.py`` checks each row, step by step, on a toy problem.
+
+=================  ===========================  ==============================
+curriculum         Keras                        notes
+=================  ===========================  ==============================
+gradient descent   SGD(learning_rate=alpha)     exact
+alpha, beta        SGD(learning_rate=           exact; Keras's slot is
+(momentum)           alpha * (1 - beta),        -alpha v_dW. learning_rate=
+                     momentum=beta)             alpha is the variant without
+                                                (1 - beta): 1/(1 - beta) larger
+alpha, beta2, eps  RMSprop(learning_rate=alpha, s_dW starts at 0 in both.
+(RMSprop)            rho=beta2, epsilon=...)    Keras: dW / sqrt(s + epsilon),
+                                                eps INSIDE the root; equal to
+                                                the curriculum's
+                                                dW / (sqrt(s) + eps) only with
+                                                eps = epsilon = 0
+alpha, eps         Adagrad(learning_rate=alpha, Keras's s_dW starts at
+(Adagrad)            initial_accumulator_value  initial_accumulator_value
+                     =0.0, epsilon=...)         (default 0.1, not 0); epsilon
+                                                inside the root, as RMSprop
+alpha, beta1,      Adam(learning_rate=alpha,    Keras folds the bias
+beta2, eps (Adam)    beta_1=beta1,              correction into
+                     beta_2=beta2,              alpha_t = alpha
+                     epsilon=                   * sqrt(1 - beta2^t)
+                     eps*sqrt(1 - beta2^t))     / (1 - beta1^t) and keeps the
+                                                uncorrected v_dW, s_dW; exact
+                                                at every t only with eps = 0,
+                                                a fixed epsilon being the
+                                                curriculum's eps_t =
+                                                epsilon / sqrt(1 - beta2^t)
+=================  ===========================  ==============================
+
+Keras's defaults are not the curriculum's zero-epsilon forms: RMSprop and
+Adam use epsilon=1e-7, Adagrad epsilon=1e-7 and initial_accumulator_value=0.1.
 """
 
 import math

@@ -245,6 +245,9 @@ def finish(session, verbose=1):
 def train(app_name, overrides=(), epochs=None, strategy="auto", precision_name="auto",
           run_dir=None, overwrite=False, resume=None, extra_callbacks=(), verbose=1):
     """`dlsuite train`: a new run, or ``resume=RUN_DIR`` to continue one."""
+    if registry.get_app(app_name).is_study:
+        return train_sweep(app_name, overrides, epochs, strategy, precision_name, run_dir,
+                           overwrite, resume, verbose)
     if resume is not None:
         if overrides:
             raise UsageError("--set cannot change a resumed run's config (only --epochs can)")
@@ -254,6 +257,9 @@ def train(app_name, overrides=(), epochs=None, strategy="auto", precision_name="
         session = start(app_name, overrides, epochs, strategy, precision_name,
                         run_dir, overwrite, verbose)
         build(session)
+        record = session.run.read_record()
+        record["initial_weights_sha256"] = weights_fingerprint(session.model)
+        session.run.write_record(record)
     fit(session, extra_callbacks, verbose)
     metrics = finish(session, verbose)
     return session, metrics
@@ -274,3 +280,51 @@ def load_best(session):
         ) from None
     return session.model
 
+
+
+def weights_fingerprint(model):
+    """A hash of the model's weights (same seed and config -> same hash)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return digest.hexdigest()
+
+
+def train_sweep(app_name, overrides=(), epochs=None, strategy="auto", precision_name="auto",
+                run_dir=None, overwrite=False, resume=None, verbose=1):
+    """Train each child run of a study app, then write the study's report."""
+    if resume is not None:
+        session = reopen(resume, app_name, epochs, strategy, verbose)
+    else:
+        session = start(app_name, overrides, epochs, strategy, precision_name,
+                        run_dir, overwrite, verbose)
+    runs = {}
+    for label, child_app, child_overrides in session.app.sweep(session.config):
+        child_dir = session.run.path / label
+        _say(verbose, f"--- {session.app.name}: {label}")
+        if resume is not None and (child_dir / "metrics.json").exists():
+            child = reopen(child_dir, verbose=0)
+            load_best(child)
+            runs[label] = (child, _read_json(child.run.metrics))
+            continue
+        if resume is not None and (child_dir / "config.json").exists():
+            runs[label] = train(child_app, resume=child_dir, strategy=strategy, verbose=verbose)
+        else:
+            runs[label] = train(child_app, child_overrides, strategy=strategy,
+                                precision_name=session.policy, run_dir=child_dir, verbose=verbose)
+    metrics, sections = session.app.summarize(runs, session.config, session.run)
+    session.run.write_metrics(metrics)
+    lines = [f"# {session.app.name} study report", ""] + list(sections)
+    lines += ["", f"TensorBoard (one run per child): `dlsuite tensorboard {session.run.path}`", ""]
+    session.run.report.write_text("\n".join(lines))
+    _say(verbose, f"study directory: {session.run.path}\n  report: {session.run.report}\n"
+         f"  tensorboard: dlsuite tensorboard {session.run.path}")
+    return session, metrics
+
+
+def _read_json(path):
+    import json
+
+    return json.loads(path.read_text())
