@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from apps.runtime.distribute import make_strategy
 from apps.gan.models import (
     DCGAN,
     ConditionalGAN,
@@ -46,15 +47,9 @@ def make_gan(conditional, optimizer=lambda: keras.optimizers.SGD(0.1), batch_nor
 
 
 def mirrored_strategy():
-    """MirroredStrategy over the two logical CPUs, with its own collective keys.
-
-    TF starts every MirroredStrategy's collective group keys at 1, so a second
-    strategy in the same process reuses the first one's keys and its
-    all-reduces fail with "Shape mismatch in the collective instance". The
-    class attribute is TF's hook for this ("Only set this in tests").
-    """
-    tf.distribute.MirroredStrategy._collective_key_base += 1000
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    """The runtime's MirroredStrategy over the two logical CPUs (one per
+    process: a second one would reuse the first one's collective keys)."""
+    return make_strategy("mirrored")
 
 
 def _inputs(conditional, count=8):

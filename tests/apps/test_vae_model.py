@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from apps.runtime.distribute import make_strategy
 from apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
 from losses import kl_divergence
 
@@ -13,10 +14,9 @@ LATENT = 2
 
 
 def mirrored_strategy():
-    # TF restarts collective keys for every MirroredStrategy in a process;
-    # see tests/apps/test_gan_models.py.
-    tf.distribute.MirroredStrategy._collective_key_base += 1000
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    """The runtime's MirroredStrategy over the two logical CPUs (one per
+    process: a second one would reuse the first one's collective keys)."""
+    return make_strategy("mirrored")
 
 
 def make_vae(optimizer=lambda: keras.optimizers.SGD(0.01), reconstruction="bce", beta=1.0):
