@@ -1,0 +1,86 @@
+"""Shared measuring tools for the benchmarks.
+
+On a 2-core machine anything else running doubles or triples a figure, so
+every measurement records the CPU share other processes used while it ran
+and ``comparable`` refuses a comparison when that share is high.
+"""
+
+import json
+import os
+import pathlib
+import platform
+import statistics
+import time
+
+import keras
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+MAX_OTHER_CPU_SHARE = 0.25
+
+
+def _busy_and_total():
+    with open("/proc/stat") as handle:
+        fields = [float(v) for v in handle.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuShare:
+    """Context manager: the share of the machine's CPU used by OTHER processes."""
+
+    def __enter__(self):
+        self._busy, self._total = _busy_and_total()
+        self._own = sum(os.times()[:4])
+        return self
+
+    def __exit__(self, *exc):
+        busy, total = _busy_and_total()
+        ticks = os.sysconf("SC_CLK_TCK")
+        own = (sum(os.times()[:4]) - self._own) * ticks
+        span = max(total - self._total, 1.0)
+        self.other = max(0.0, (busy - self._busy - own) / span)
+        return False
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch inside one ``fit`` (no per-fit shut-down cost)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+    def median(self, skip_first=True):
+        values = self.seconds[1:] if skip_first and len(self.seconds) > 1 else self.seconds
+        return statistics.median(values)
+
+
+def median_time(fn, repeats=7, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def comparable(other_share):
+    return other_share <= MAX_OTHER_CPU_SHARE
+
+
+def write_result(name, payload):
+    RESULTS.mkdir(exist_ok=True)
+    payload = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
+                           "python": platform.python_version(), "keras": keras.__version__},
+               **payload}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=float))
+    print(f"wrote {path}")
+    return path
