@@ -1,0 +1,230 @@
+"""``gan``: DCGAN and conditional GAN (``--set variant=dcgan|conditional``).
+
+Two optimizers, alternating discriminator/generator steps, the
+non-saturating loss with one-sided label smoothing (``apps.gan.models``).
+Every epoch logs both losses, ``D(x)`` and ``D(G(z))``, a fixed-noise image
+grid, and sample quality measured with a reference classifier trained on the
+same data (``apps.gan.quality``): classifier Inception Score, Frechet
+distance in its feature space, and the label accuracy of a conditional
+model. The export's ``generate(noise[, labels])`` returns uint8 images.
+"""
+
+import dataclasses
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.data import load
+from apps.gan.images import ImageGridLogger, image_grid
+from apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
+from apps.gan.quality import GenerativeQuality, measure, feature_model, reference_classifier
+from apps.registry import register_app
+from apps.runtime.app import App, Endpoint, batch_size_for_check
+from apps.runtime.config import BaseConfig
+from apps.runtime.optim import compile_options
+
+DATASETS = ("digits", "mnist5k", "fashion_mnist", "images")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig(BaseConfig):
+    variant: typing.Literal["dcgan", "conditional"] = "conditional"
+    dataset: typing.Literal[DATASETS] = "mnist5k"
+    # Square size images are resized to (None = the data set's own).
+    image_size: int | None = None
+    limit: int | None = None
+    latent_dim: int = 64
+    generator_filters: int = 32
+    discriminator_filters: int = 32
+    batch_norm: bool = True
+    dropout: float = 0.3
+    label_embedding_dim: int = 16
+    label_smoothing: float = 0.1
+    # Adam(2e-4, beta_1=0.5), the DCGAN paper's setting.
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    batch_size: int = 64
+    epochs: int = 20
+    # GAN losses do not fall steadily: no early stopping by default.
+    patience: int = 0
+    noise_seed: int = 0
+    # Sample quality every epoch with the reference classifier.
+    quality: bool = True
+    quality_samples: int = 500
+    classifier_epochs: int = 3
+    collapse_threshold: float = 0.5
+
+    def validate(self):
+        super().validate()
+        for name in ("latent_dim", "generator_filters", "discriminator_filters",
+                     "label_embedding_dim", "quality_samples", "classifier_epochs"):
+            value = getattr(self, name)
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1. Received: {name}={value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError("label_smoothing must be in [0, 1). "
+                             f"Received: label_smoothing={self.label_smoothing}")
+        if not 0.0 < self.beta_1 < 1.0:
+            raise ValueError(f"beta_1 must be in (0, 1). Received: beta_1={self.beta_1}")
+        if not 0.0 <= self.collapse_threshold <= 1.0:
+            raise ValueError("collapse_threshold must be in [0, 1]. "
+                             f"Received: collapse_threshold={self.collapse_threshold}")
+        if self.image_size is not None and self.image_size < 4:
+            raise ValueError(f"image_size must be >= 4. Received: image_size={self.image_size}")
+        if self.dataset == "images" and not self.data_dir:
+            raise ValueError("dataset=images needs --set data_dir=FOLDER")
+
+
+def load_image_data(config):
+    """The config's image data set (uint8, NHWC), shared with the VAE app."""
+    return load(config.dataset, seed=config.seed, dev_fraction=config.dev_fraction,
+                test_fraction=config.test_fraction, data_dir=config.data_dir,
+                image_size=config.image_size, limit=config.limit)
+
+
+def fixed_noise(count, latent_dim, seed):
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype("float32")
+
+
+def reference_images(data, count):
+    x = data.x_test if len(data.x_test) else data.x_dev
+    return x[:count] if len(x) else data.x_train[:count]
+
+
+@register_app("gan")
+class GANApp(App):
+    config_class = GANConfig
+    description = "DCGAN / conditional GAN with classifier-based sample quality"
+
+    @property
+    def monitor(self):
+        # The checkpoint keeps the epoch with the best samples.
+        config = getattr(self, "config", None)
+        return "frechet_distance" if config is not None and config.quality else "val_generator_loss"
+
+    def make_datasets(self, config):
+        return load_image_data(config)
+
+    def to_inputs(self, x, y):
+        return (x, y) if self.config_is_conditional() else x
+
+    def config_is_conditional(self):
+        return getattr(self, "config", self.default_config()).variant == "conditional"
+
+    def build_model(self, config, data):
+        conditional = config.variant == "conditional"
+        classes = data.num_classes if conditional else None
+        generator = build_generator(config.latent_dim, data.input_shape, config.generator_filters,
+                                    config.batch_norm, classes, config.label_embedding_dim)
+        discriminator = build_discriminator(data.input_shape, config.discriminator_filters,
+                                            config.dropout, classes)
+        common = dict(label_smoothing=config.label_smoothing, noise_seed=config.noise_seed)
+        if conditional:
+            model = ConditionalGAN(generator, discriminator, config.latent_dim,
+                                   num_classes=data.num_classes, **common)
+        else:
+            model = DCGAN(generator, discriminator, config.latent_dim, **common)
+        model.compile(
+            optimizers={role: keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
+                        for role in model.roles},
+            **compile_options(config),
+        )
+        model.build_optimizers()
+        return model
+
+    # -- samples --------------------------------------------------------------
+    def grid_inputs(self, config, data):
+        """Fixed noise (and labels) of the epoch grid: one row per class for a
+        conditional model, the same noise in every row."""
+        if config.variant == "conditional":
+            columns = 8
+            noise = np.tile(fixed_noise(columns, config.latent_dim, config.seed), (data.num_classes, 1))
+            labels = np.repeat(np.arange(data.num_classes), columns).astype("int32")
+            return noise, labels, columns
+        noise = fixed_noise(64, config.latent_dim, config.seed)
+        return noise, None, 8
+
+    def sample_grid(self, model, config, data):
+        noise, labels, columns = self.grid_inputs(config, data)
+        images = to_uint8(model.generate(noise, labels)).numpy()
+        return image_grid(images, columns)
+
+    def samples(self, model, config, data, count):
+        """``count`` uint8 samples from fixed noise, with balanced labels."""
+        noise = fixed_noise(count, config.latent_dim, config.seed + 1)
+        labels = None
+        if config.variant == "conditional":
+            labels = (np.arange(count) % data.num_classes).astype("int32")
+        images = []
+        for start in range(0, count, 256):
+            part = labels[start:start + 256] if labels is not None else None
+            images.append(to_uint8(model.generate(noise[start:start + 256], part)).numpy())
+        return np.concatenate(images), labels
+
+    def callbacks(self, config, data, run):
+        found = [ImageGridLogger("samples", lambda m: self.sample_grid(m, config, data),
+                                 run.tb, run.path / "samples.png")]
+        if config.quality:
+            classifier, accuracy = reference_classifier(data, run.path, config.classifier_epochs,
+                                                        seed=config.seed)
+            self.classifier_accuracy = accuracy
+            self.quality = GenerativeQuality(
+                lambda m: self.samples(m, config, data, config.quality_samples),
+                classifier, reference_images(data, config.quality_samples), data.num_classes,
+                collapse_threshold=config.collapse_threshold)
+            found.append(self.quality)
+        return found
+
+    # -- export ---------------------------------------------------------------
+    def export_endpoints(self, model, config, data):
+        count = batch_size_for_check(config.batch_size)
+        noise = fixed_noise(count, config.latent_dim, config.seed + 2)
+        noise_spec = tf.TensorSpec((None, config.latent_dim), tf.float32, name="noise")
+        if config.variant == "conditional":
+            def generate(noise, labels):
+                return to_uint8(model.generate(noise, labels))
+
+            labels = (np.arange(count) % data.num_classes).astype("int32")
+            return [Endpoint("generate", generate,
+                             [noise_spec, tf.TensorSpec((None,), tf.int32, name="labels")],
+                             [noise, labels])]
+
+        def generate(noise):
+            return to_uint8(model.generate(noise))
+
+        return [Endpoint("generate", generate, [noise_spec], [noise])]
+
+    # -- report ---------------------------------------------------------------
+    def report(self, model, config, data, run):
+        from apps.gan.images import save_png
+
+        save_png(self.sample_grid(model, config, data), run.path / "samples.png")
+        metrics, sections = {}, [
+            "## Samples", "",
+            ("Fixed noise, one row per class." if config.variant == "conditional"
+             else "Fixed noise."), "", "![samples](samples.png)", ""]
+        quality = getattr(self, "quality", None)
+        if config.quality and quality is not None:
+            images, labels = self.samples(model, config, data, config.quality_samples)
+            final = measure(quality.extractor, images, quality.real_features,
+                            data.num_classes, labels)
+            metrics["quality"] = {**final, "classifier_accuracy": self.classifier_accuracy,
+                                  "per_epoch": quality.history}
+            rows = ["| metric | value |", "|---|---|"]
+            rows += [f"| {name} | {value:.4f} |" for name, value in final.items()]
+            sections += [
+                "## Sample quality", "",
+                f"Measured on {config.quality_samples} samples with a reference classifier "
+                f"trained on the same data (test accuracy {self.classifier_accuracy:.3f}).", "",
+                *rows, ""]
+            collapses = list(quality.collapses)
+            if final["class_entropy"] < config.collapse_threshold:
+                collapses.append(f"final samples' class entropy {final['class_entropy']:.2f} "
+                                 f"< {config.collapse_threshold}")
+            if collapses:
+                sections += ["**Warning: mode collapse.**", ""] + [f"- {c}" for c in collapses] + [""]
+        return metrics, sections
