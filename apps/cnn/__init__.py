@@ -1,0 +1,253 @@
+"""``cnn``: LeNet-5, AlexNet, VGG, ResNet and GoogLeNet as one image classifier.
+
+``dlsuite train cnn --set arch=resnet18`` trains any of
+:data:`apps.cnn.models.ARCHITECTURES` on Fashion-MNIST (default), the 5,000
+real MNIST digits (``dataset=mnist5k``), scikit-learn's 8x8 digits or the
+user's own image folder (``dataset=images data_dir=DIR``, one sub-folder per
+class). ``width`` scales every layer's channels so each family trains on a
+CPU; the model's input size is the data's (``image_size`` resizes).
+
+The model takes raw pixels (0..255): augmentation (Keras's random
+preprocessing layers, active only in training) and rescaling are its first
+layers. The export's ``classify`` signature takes uint8 images of any height,
+width and 1 or 3 channels, converts channels, resizes inside the graph and
+returns class probabilities, the top class and its name.
+``dlsuite predict RUN_DIR a.png b.jpg`` prints each file's label.
+"""
+
+import dataclasses
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.cnn import figures
+from apps.cnn.models import ARCHITECTURES, build_model
+from apps.data import load
+from apps.registry import register_app
+from apps.runtime.app import Endpoint, batch_size_for_check
+from apps.runtime.classification import ClassificationApp, compile_classifier
+from apps.runtime.config import BaseConfig
+from apps.runtime.errors import UsageError
+from callbacks import ErrorAnalysisLogger
+
+DATASETS = ("fashion_mnist", "mnist5k", "digits", "images")
+# Horizontal flips turn digits into other symbols; these sets train unflipped
+# and, by default, without augmentation.
+DIGIT_DATASETS = ("mnist5k", "digits")
+
+
+@dataclasses.dataclass(frozen=True)
+class CNNConfig(BaseConfig):
+    """The cnn app's settings; ``--set key=value`` changes any of them."""
+
+    arch: typing.Literal[ARCHITECTURES] = "resnet18"
+    # Multiplies every convolution's channels and hidden dense layer's units.
+    width: float = 0.25
+    dataset: typing.Literal[DATASETS] = "fashion_mnist"
+    # Resize images to image_size x image_size (0 keeps the data's size).
+    image_size: int = 0
+    # Keep a seeded, stratified subset of this many examples (None = all).
+    limit: int | None = None
+    # "auto": on, except for the digit sets (mnist5k, digits).
+    augment: typing.Literal["auto", "on", "off"] = "auto"
+    # Each augmentation when augment is on; 0 / false turns one off.
+    flip: bool = True  # horizontal flips
+    rotation: float = 0.05  # fraction of a full turn, keras.layers.RandomRotation
+    zoom: float = 0.1  # keras.layers.RandomZoom factor
+    contrast: float = 0.0  # keras.layers.RandomContrast factor
+    batch_size: int = 128
+    epochs: int = 15
+
+    def validate(self):
+        super().validate()
+        if not self.width > 0:
+            raise ValueError(f"width must be > 0. Received: width={self.width}")
+        if self.image_size < 0:
+            raise ValueError(f"image_size must be >= 0. Received: image_size={self.image_size}")
+        if self.limit is not None and self.limit < 10:
+            raise ValueError(f"limit must be >= 10. Received: limit={self.limit}")
+        if not 0.0 <= self.rotation <= 0.5:
+            raise ValueError(f"rotation must be in [0, 0.5]. Received: rotation={self.rotation}")
+        for name in ("zoom", "contrast"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1). Received: {name}={value}")
+        if self.dataset == "images" and not self.data_dir:
+            raise ValueError(
+                "dataset=images needs --set data_dir=DIR (one sub-folder of images per class)"
+            )
+
+    def augmenting(self):
+        """Whether training augments, after resolving ``augment="auto"``."""
+        if self.augment == "auto":
+            return self.dataset not in DIGIT_DATASETS
+        return self.augment == "on"
+
+
+def augmentation_layers(config, channels):
+    """Keras's random preprocessing layers for ``config`` (float32, seeded).
+
+    They act on 0..255 pixels, only when ``training=True``, so the exported
+    model and evaluation see the images unchanged.
+    """
+    if not config.augmenting():
+        return []
+    # Dark-background grey images (MNIST family) fill with black; photos
+    # reflect their border.
+    fill_mode = "constant" if channels == 1 else "reflect"
+    found = []
+    if config.flip:
+        found.append(keras.layers.RandomFlip("horizontal", seed=config.seed,
+                                             dtype="float32", name="random_flip"))
+    if config.rotation:
+        found.append(keras.layers.RandomRotation(config.rotation, fill_mode=fill_mode,
+                                                 seed=config.seed + 1, dtype="float32",
+                                                 name="random_rotation"))
+    if config.zoom:
+        found.append(keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode=fill_mode,
+                                             seed=config.seed + 2, dtype="float32",
+                                             name="random_zoom"))
+    if config.contrast:
+        found.append(keras.layers.RandomContrast(config.contrast, value_range=(0, 255),
+                                                 seed=config.seed + 3, dtype="float32",
+                                                 name="random_contrast"))
+    return found
+
+
+def build_classifier(config, input_shape, num_classes):
+    """The uncompiled model: augmentation -> rescaling -> ``config.arch``."""
+    preprocessing = augmentation_layers(config, input_shape[-1])
+    preprocessing.append(keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale"))
+    return build_model(config.arch, input_shape, num_classes, width=config.width,
+                       preprocessing=preprocessing)
+
+
+def prepare_images(images, height, width, channels):
+    """uint8 ``(N, h, w, 1 or 3)`` -> float32 ``(N, height, width, channels)``.
+
+    Grey and colour are converted to the model's channels and the images
+    resized (bilinear, antialiased: the way ``apps.data`` resized the
+    training images). A tensor that is not a rank-4 batch, or with other
+    than 1 or 3 channels, fails with a message that says so.
+    """
+    rank_check = tf.debugging.assert_rank(
+        images, 4,
+        message="classify expects a batch of images (batch, height, width, channels); "
+                "add a batch axis for a single image",
+    )
+    del rank_check  # A stateful op: tf.function runs it before returning.
+    # Give the batch its static rank with a reshape that is valid for every
+    # rank, so that the rank check's message is the error a user sees (an
+    # op that failed on a wrong rank could fail first).
+    padded_shape = tf.concat([[1, 1, 1, 1], tf.shape(images)], axis=0)
+    images = tf.reshape(images, tf.concat([[-1], padded_shape[-3:]], axis=0))
+    given = tf.shape(images)[-1]
+    channel_check = tf.debugging.Assert(
+        tf.logical_or(tf.equal(given, 1), tf.equal(given, 3)),
+        ["classify expects 1 (grey) or 3 (RGB) channels; received", given],
+    )
+    del channel_check
+    x = tf.cast(images, tf.float32)
+    if channels == 1:
+        x = tf.cond(tf.equal(given, 3), lambda: tf.image.rgb_to_grayscale(x),
+                    lambda: x[..., :1])
+    else:
+        x = tf.cond(tf.equal(given, 1), lambda: tf.image.grayscale_to_rgb(x[..., :1]),
+                    lambda: x[..., :3])
+    x = tf.ensure_shape(x, [None, None, None, channels])
+    return tf.image.resize(x, (height, width), method="bilinear", antialias=True)
+
+
+def read_image(path):
+    """A file -> uint8 ``(H, W, 1 or 3)``; a clear error when it is no image."""
+    try:
+        contents = tf.io.read_file(str(path))
+        image = tf.io.decode_image(contents, expand_animations=False).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(
+            f"{path} is not an image this app can read (PNG, JPEG, GIF or BMP): {message}"
+        ) from None
+    if image.dtype != np.uint8:  # 16-bit PNG
+        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if image.shape[-1] == 2:  # grey + alpha
+        image = image[..., :1]
+    elif image.shape[-1] == 4:  # RGB + alpha
+        image = image[..., :3]
+    return image
+
+
+@register_app("cnn")
+class CNNApp(ClassificationApp):
+    """LeNet-5 / AlexNet / VGG / ResNet / GoogLeNet image classification."""
+
+    config_class = CNNConfig
+    description = ("CNN families (lenet5, alexnet, vgg16/19, resnet18-152, inception) "
+                   "on Fashion-MNIST, MNIST, digits or an image folder")
+
+    def load_data(self, config):
+        data = load(config.dataset, seed=config.seed, dev_fraction=config.dev_fraction,
+                    test_fraction=config.test_fraction, data_dir=config.data_dir,
+                    image_size=config.image_size or None, limit=config.limit)
+        if not data.is_image:
+            raise UsageError(f"the cnn app needs images; {data.name} is not an image data set")
+        return data
+
+    def build_model(self, config, data):
+        model = build_classifier(config, data.input_shape, data.num_classes)
+        return compile_classifier(model, config, "softmax", data.num_classes)
+
+    def callbacks(self, config, data, run):
+        found = super().callbacks(config, data, run)
+        error_analysis = next(
+            (c for c in found if isinstance(c, ErrorAnalysisLogger)), None
+        )
+        if error_analysis is not None:
+            found.append(figures.MisclassifiedImagesLogger(error_analysis, data.x_dev, run.tb))
+        return found
+
+    def error_examples(self, data, groups, run, sections):
+        figure = figures.misclassified_grid(
+            data.x_dev, figures.misclassified_examples(groups, limit=25)
+        )
+        if figure is None:
+            return
+        figures.save_figure(figure, run.path / "misclassified.png")
+        sections.append("### Misclassified dev images\n\n"
+                        "![misclassified dev images](misclassified.png)\n")
+
+    def export_endpoints(self, model, config, data):
+        height, width, channels = data.input_shape
+        names = tf.constant(list(data.class_names))
+
+        def classify(images):
+            x = prepare_images(images, height, width, channels)
+            probabilities = model(x, training=False)
+            index = tf.argmax(probabilities, axis=1, output_type=tf.int32)
+            return {
+                "probabilities": probabilities,
+                "class_index": index,
+                "class_name": tf.gather(names, index),
+                "probability": tf.reduce_max(probabilities, axis=1),
+            }
+
+        count = batch_size_for_check(config.batch_size)
+        pool = data.x_test if len(data.x_test) >= count else data.x_train
+        return [Endpoint(
+            name="classify",
+            fn=classify,
+            input_signature=[tf.TensorSpec(None, tf.uint8, name="images")],
+            example=[np.asarray(pool[:count], dtype=np.uint8)],
+        )]
+
+    def predict_files(self, loaded, paths):
+        lines = []
+        for path in paths:
+            image = read_image(path)
+            outputs = loaded.classify(tf.constant(image[np.newaxis]))
+            name = outputs["class_name"].numpy()[0].decode()
+            probability = float(outputs["probability"].numpy()[0])
+            lines.append(f"{path}: {name} (p={probability:.3f})")
+        return lines
