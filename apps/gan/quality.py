@@ -105,7 +105,7 @@ def class_entropy(probabilities, num_classes):
     counts = np.bincount(predicted, minlength=num_classes).astype(np.float64)
     share = counts / counts.sum()
     share = share[share > 0]
-    return float(-(share * np.log(share)).sum() / np.log(num_classes))
+    return float(max(0.0, -(share * np.log(share)).sum() / np.log(num_classes)))
 
 
 def measure(extractor, samples, real_features, num_classes, labels=None):
@@ -156,4 +156,3 @@ class GenerativeQuality(keras.callbacks.Callback):
                        "(samples fall into few classes)")
             self.collapses.append(message)
             logger.warning(message)
-            print("WARNING: " + message, flush=True)

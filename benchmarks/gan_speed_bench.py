@@ -1,0 +1,112 @@
+"""gan speed: our DCGAN train step against a plain reference DCGAN of the same
+architecture (``benchmarks/gan_reference.py``), and mixed_bfloat16 against
+float32, side by side in one process.
+
+    python -m benchmarks gan_speed            # full: MNIST-size 28x28, 5 repeats
+    python -m benchmarks --quick gan_speed    # digits 8x8, 1 repeat (a smoke run)
+
+Each variant is timed as the median epoch (first epoch skipped: tracing)
+inside one ``fit``; variants are interleaved over the repeats and the median
+of the repeats is compared. Targets: our/reference time ratio <= 1.0;
+bfloat16 speed-up >= 2.0x (only reachable on CPUs with bf16 matrix units,
+AMX or AVX512-BF16; recorded beside the result).
+"""
+
+import statistics
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.gan.models import DCGAN, build_discriminator, build_generator
+from apps.runtime.precision import cpu_has_bf16_units
+from benchmarks.common import CpuShare, EpochTimer, comparable, write_result
+from benchmarks.gan_reference import ReferenceDCGAN
+
+LATENT = 64
+
+
+def _images(quick):
+    if quick:
+        from sklearn.datasets import load_digits
+
+        x = load_digits().images
+        return (x / 16.0 * 255).astype("uint8")[..., None]
+    from apps.data import load
+
+    return load("mnist5k", seed=0).x_train
+
+
+def _networks(shape, filters):
+    keras.utils.set_random_seed(0)
+    return (build_generator(LATENT, shape, filters, batch_norm=True),
+            build_discriminator(shape, filters, dropout=0.3))
+
+
+def _ours(shape, filters):
+    gan = DCGAN(*_networks(shape, filters), LATENT)
+    gan.compile(optimizers={role: keras.optimizers.Adam(2e-4, beta_1=0.5) for role in gan.roles})
+    gan.build_optimizers()
+    return gan
+
+
+def _reference(shape, filters):
+    gan = ReferenceDCGAN(*_networks(shape, filters), LATENT)
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
+                keras.losses.BinaryCrossentropy(from_logits=True))
+    return gan
+
+
+def epoch_seconds(make, images, policy, epochs, batch, filters):
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = make(images.shape[1:], filters)
+        data = tf.data.Dataset.from_tensor_slices(images).batch(batch).cache().prefetch(2)
+        timer = EpochTimer()
+        model.fit(data, epochs=epochs, callbacks=[timer], verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return timer.median()
+
+
+def main(argv):
+    quick = "--quick" in argv
+    images = _images(quick)
+    repeats, epochs, batch, filters = (1, 3, 64, 8) if quick else (5, 4, 64, 32)
+    variants = {
+        "ours float32": (_ours, "float32"),
+        "reference float32": (_reference, "float32"),
+        "ours mixed_bfloat16": (_ours, "mixed_bfloat16"),
+    }
+    seconds = {name: [] for name in variants}
+    with CpuShare() as share:
+        for _ in range(repeats):
+            for name, (make, policy) in variants.items():
+                seconds[name].append(epoch_seconds(make, images, policy, epochs, batch, filters))
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    ratio = median["ours float32"] / median["reference float32"]
+    speedup = median["ours float32"] / median["ours mixed_bfloat16"]
+    ok = comparable(share.other)
+    print(f"gan speed on {images.shape[0]} images {images.shape[1:]}, batch {batch}, "
+          f"median epoch over {repeats} repeat(s); other processes used {share.other:.0%} CPU")
+    for name, value in median.items():
+        print(f"  {name:22s} {value * 1000:9.1f} ms/epoch")
+    print(f"  our / reference time ratio {ratio:.3f} (target <= 1.0: "
+          f"{'met' if ratio <= 1.0 else 'NOT met'})")
+    print(f"  mixed_bfloat16 speed-up {speedup:.2f}x (target >= 2.0: "
+          f"{'met' if speedup >= 2.0 else 'NOT met'}; CPU bf16 units: {cpu_has_bf16_units()})")
+    if not ok:
+        print("  (not comparable: the machine was busy; rerun on an idle machine)")
+    payload = {"epoch_seconds": seconds, "median_epoch_seconds": median,
+               "time_ratio_ours_over_reference": ratio, "bf16_speedup": speedup,
+               "cpu_has_bf16_units": cpu_has_bf16_units(), "other_cpu_share": share.other,
+               "comparable": ok, "quick": quick, "images": list(images.shape),
+               "targets": {"time_ratio_max": 1.0, "bf16_speedup_min": 2.0}}
+    write_result("gan_speed" + ("_quick" if quick else ""), payload)
+    return payload
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
