@@ -8,3 +8,4 @@ from layers.bottleneck_block import BottleneckBlock
 from layers.inception_module import InceptionModule
 from layers.local_response_normalization import LocalResponseNormalization
 from layers.residual_block import ResidualBlock
+from layers.sampling import Sampling
