@@ -251,18 +251,6 @@ class DCGAN(MultiOptimizerModel):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
-    def get_compile_config(self):
-        if not getattr(self, "role_optimizers", None):
-            return None
-        return {"optimizers": {role: keras.saving.serialize_keras_object(opt)
-                               for role, opt in self.role_optimizers.items()}}
-
-    def compile_from_config(self, config):
-        optimizers = {role: keras.saving.deserialize_keras_object(opt)
-                      for role, opt in config["optimizers"].items()}
-        self.compile(optimizers=optimizers)
-        self.build_optimizers()
-
 
 @keras.saving.register_keras_serializable(package="dlsuite")
 class ConditionalGAN(DCGAN):

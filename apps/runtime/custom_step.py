@@ -115,6 +115,20 @@ class MultiOptimizerModel(keras.Model):
         # The sub-models hold every variable; fit() needs the flag set.
         self.built = True
 
+    # -- .keras saving ------------------------------------------------------------
+    def get_compile_config(self):
+        """Every role's optimizer (Keras alone would record only the first)."""
+        if not getattr(self, "role_optimizers", None):
+            return None
+        return {"optimizers": {role: keras.saving.serialize_keras_object(opt)
+                               for role, opt in self.role_optimizers.items()}}
+
+    def compile_from_config(self, config):
+        optimizers = {role: keras.saving.deserialize_keras_object(opt)
+                      for role, opt in config["optimizers"].items()}
+        self.compile(optimizers=optimizers)
+        self.build_optimizers()
+
     @property
     def metrics(self):
         return list(getattr(self, "_trackers", {}).values())

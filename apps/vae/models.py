@@ -189,14 +189,3 @@ class VAE(MultiOptimizerModel):
         for key in ("encoder", "decoder"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
-
-    def get_compile_config(self):
-        if not getattr(self, "role_optimizers", None):
-            return None
-        return {"optimizers": {role: keras.saving.serialize_keras_object(opt)
-                               for role, opt in self.role_optimizers.items()}}
-
-    def compile_from_config(self, config):
-        self.compile(optimizers={role: keras.saving.deserialize_keras_object(opt)
-                                 for role, opt in config["optimizers"].items()})
-        self.build_optimizers()
