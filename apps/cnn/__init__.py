@@ -16,6 +16,7 @@ returns class probabilities, the top class and its name.
 """
 
 import dataclasses
+import re
 import typing
 
 import keras
@@ -166,7 +167,9 @@ def read_image(path):
         contents = tf.io.read_file(str(path))
         image = tf.io.decode_image(contents, expand_animations=False).numpy()
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        # TensorFlow's message starts with "{{function_node ...}}" and ends
+        # with "[Op:DecodeImage]"; keep the sentence between.
+        message = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", str(error)).strip() or type(error).__name__
         raise UsageError(
             f"{path} is not an image this app can read (PNG, JPEG, GIF or BMP): {message}"
         ) from None
