@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from apps.runtime.distribute import STRATEGIES  # noqa: E402
 from apps.runtime.errors import UsageError  # noqa: E402

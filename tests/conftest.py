@@ -7,7 +7,7 @@ before any test imports a model.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Tests must never reach for a GPU the CI machine does not have.
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
