@@ -158,3 +158,23 @@ def test_augmentation_acts_only_in_training():
 def test_bad_settings_are_usage_errors(override, message):
     with pytest.raises(UsageError, match=message):
         apply_overrides(CNNConfig(), [override])
+
+
+def test_misclassified_examples_cover_many_confusions_and_rebuild_predictions():
+    from apps.cnn import figures
+    from callbacks import error_groups
+
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([1, 1, 1, 2, 1, 0, 2])
+    names = ["a", "b", "c"]
+    groups = error_groups(y_true, y_pred, names)
+    picked = figures.misclassified_examples(groups, limit=3)
+    # Round-robin: one of each confusion before a second of the biggest.
+    assert [(true, predicted) for _, true, predicted in picked] == [
+        ("a", "b"), ("b", "c"), ("c", "a")]
+    np.testing.assert_array_equal(figures.predictions_from_groups(y_true, groups, names), y_pred)
+    images = np.zeros((7, 4, 4, 1), np.uint8)
+    assert figures.misclassified_grid(images, []) is None
+    figure = figures.misclassified_grid(images, picked)
+    assert len(figure.axes) == 5  # one row of five, the last two blank
+    figures.save_figure(figure, "/dev/null")
