@@ -8,7 +8,9 @@ from apps.runtime.custom_step import MultiOptimizerModel
 
 # A tiny, fast mlp run: no dropout (its masks differ per replica).
 TINY_MLP = ["dataset=digits", "limit=200", "hidden_units=16", "dropout=0", "l2=0.001",
-            "patience=0", "batch_size=16", "learning_rate=0.01"]
+            "patience=0", "batch_size=16", "learning_rate=0.01",
+            # One step per execution, so batch-level callbacks see every batch.
+            "steps_per_execution=1"]
 
 
 class CrashAt(keras.callbacks.Callback):
