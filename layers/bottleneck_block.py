@@ -2,9 +2,11 @@
 
 import keras
 
+from layers._conv_batch_norm_block import ConvBatchNormBlock
+
 
 @keras.saving.register_keras_serializable(package="dlsuite")
-class BottleneckBlock(keras.layers.Layer):
+class BottleneckBlock(ConvBatchNormBlock):
     """1x1 -> 3x3 -> 1x1 convolutions with batch norm and a shortcut.
 
     He et al., "Deep Residual Learning for Image Recognition" (2015), the
@@ -59,29 +61,23 @@ class BottleneckBlock(keras.layers.Layer):
         kernel_regularizer=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        for name, value in (("filters", filters), ("strides", strides), ("expansion", expansion)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={value}"
-                )
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum}")
-        if not epsilon > 0:
-            raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")
-        self.filters = filters
-        self.strides = strides
-        self.expansion = expansion
-        self.use_bias = bool(use_bias)
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-
-        self.output_filters = expansion * filters
-        self.reduce_convolution = self._convolution(
-            filters, 1, strides, "reduce_convolution"
+        super().__init__(
+            filters,
+            strides=strides,
+            use_bias=use_bias,
+            momentum=momentum,
+            epsilon=epsilon,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            **kwargs,
         )
+        if not isinstance(expansion, int) or isinstance(expansion, bool) or expansion <= 0:
+            raise ValueError(
+                f"`expansion` must be a positive integer. Received: expansion={expansion}"
+            )
+        self.expansion = expansion
+        self.output_filters = expansion * filters
+        self.reduce_convolution = self._convolution(filters, 1, strides, "reduce_convolution")
         self.reduce_batch_norm = self._batch_norm("reduce_batch_norm")
         self.spatial_convolution = self._convolution(filters, 3, 1, "spatial_convolution")
         self.spatial_batch_norm = self._batch_norm("spatial_batch_norm")
@@ -89,40 +85,9 @@ class BottleneckBlock(keras.layers.Layer):
             self.output_filters, 1, 1, "expand_convolution"
         )
         self.expand_batch_norm = self._batch_norm("expand_batch_norm")
-        self.shortcut_convolution = None
-        self.shortcut_batch_norm = None
-
-    def _convolution(self, filters, kernel_size, strides, name):
-        return keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=strides,
-            # 1x1 convolutions with stride s and "valid" padding give
-            # ceil(H / s), the same size as "same" padding.
-            padding="same" if kernel_size > 1 else "valid",
-            use_bias=self.use_bias,
-            # A fresh initializer per convolution, so a seeded one does not
-            # give every kernel of the same shape the same values.
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            kernel_regularizer=self.kernel_regularizer,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-
-    def _batch_norm(self, name):
-        return keras.layers.BatchNormalization(
-            momentum=self.momentum,
-            epsilon=self.epsilon,
-            dtype=self.dtype_policy,
-            name=name,
-        )
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                "BottleneckBlock expects inputs of shape (batch, height, width, "
-                f"channels). Received: input_shape={input_shape}"
-            )
+        self._check_rank(input_shape)
         self.reduce_convolution.build(input_shape)
         shape = self.reduce_convolution.compute_output_shape(input_shape)
         self.reduce_batch_norm.build(shape)
@@ -131,13 +96,7 @@ class BottleneckBlock(keras.layers.Layer):
         self.expand_convolution.build(shape)
         output_shape = self.expand_convolution.compute_output_shape(shape)
         self.expand_batch_norm.build(output_shape)
-        if self.strides != 1 or input_shape[-1] != self.output_filters:
-            self.shortcut_convolution = self._convolution(
-                self.output_filters, 1, self.strides, "shortcut_convolution"
-            )
-            self.shortcut_batch_norm = self._batch_norm("shortcut_batch_norm")
-            self.shortcut_convolution.build(input_shape)
-            self.shortcut_batch_norm.build(output_shape)
+        self._build_shortcut(input_shape, self.output_filters, output_shape)
 
     def call(self, inputs, training=None):
         x = self.reduce_convolution(inputs)
@@ -148,11 +107,7 @@ class BottleneckBlock(keras.layers.Layer):
         x = keras.activations.relu(x)
         x = self.expand_convolution(x)
         x = self.expand_batch_norm(x, training=training)
-        shortcut = inputs
-        if self.shortcut_convolution is not None:
-            shortcut = self.shortcut_convolution(inputs)
-            shortcut = self.shortcut_batch_norm(shortcut, training=training)
-        return keras.activations.relu(keras.ops.add(x, shortcut))
+        return self._merge(x, inputs, training)
 
     def compute_output_shape(self, input_shape):
         shape = self.reduce_convolution.compute_output_shape(input_shape)
@@ -160,20 +115,5 @@ class BottleneckBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "strides": self.strides,
-                "expansion": self.expansion,
-                "use_bias": self.use_bias,
-                "momentum": self.momentum,
-                "epsilon": self.epsilon,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-            }
-        )
+        config["expansion"] = self.expansion
         return config

@@ -2,9 +2,11 @@
 
 import keras
 
+from layers._conv_batch_norm_block import ConvBatchNormBlock
+
 
 @keras.saving.register_keras_serializable(package="dlsuite")
-class ResidualBlock(keras.layers.Layer):
+class ResidualBlock(ConvBatchNormBlock):
     """Two 3x3 convolutions with batch norm and a shortcut connection.
 
     He et al., "Deep Residual Learning for Image Recognition" (2015), the
@@ -55,75 +57,29 @@ class ResidualBlock(keras.layers.Layer):
         kernel_regularizer=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"`filters` must be a positive integer. Received: filters={filters}"
-            )
-        if not isinstance(strides, int) or strides <= 0:
-            raise ValueError(
-                f"`strides` must be a positive integer. Received: strides={strides}"
-            )
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum}")
-        if not epsilon > 0:
-            raise ValueError(f"`epsilon` must be > 0. Received: epsilon={epsilon}")
-        self.filters = filters
-        self.strides = strides
-        self.use_bias = bool(use_bias)
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-
-        self.first_convolution = self._convolution(3, strides, "first_convolution")
-        self.first_batch_norm = self._batch_norm("first_batch_norm")
-        self.second_convolution = self._convolution(3, 1, "second_convolution")
-        self.second_batch_norm = self._batch_norm("second_batch_norm")
-        self.shortcut_convolution = None
-        self.shortcut_batch_norm = None
-
-    def _convolution(self, kernel_size, strides, name):
-        return keras.layers.Conv2D(
-            self.filters,
-            kernel_size,
+        super().__init__(
+            filters,
             strides=strides,
-            padding="same",
-            use_bias=self.use_bias,
-            # A fresh initializer per convolution, so a seeded one does not
-            # give every kernel of the same shape the same values.
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            kernel_regularizer=self.kernel_regularizer,
-            dtype=self.dtype_policy,
-            name=name,
+            use_bias=use_bias,
+            momentum=momentum,
+            epsilon=epsilon,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            **kwargs,
         )
-
-    def _batch_norm(self, name):
-        return keras.layers.BatchNormalization(
-            momentum=self.momentum,
-            epsilon=self.epsilon,
-            dtype=self.dtype_policy,
-            name=name,
-        )
+        self.first_convolution = self._convolution(filters, 3, strides, "first_convolution")
+        self.first_batch_norm = self._batch_norm("first_batch_norm")
+        self.second_convolution = self._convolution(filters, 3, 1, "second_convolution")
+        self.second_batch_norm = self._batch_norm("second_batch_norm")
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                "ResidualBlock expects inputs of shape (batch, height, width, "
-                f"channels). Received: input_shape={input_shape}"
-            )
+        self._check_rank(input_shape)
         self.first_convolution.build(input_shape)
         shape = self.first_convolution.compute_output_shape(input_shape)
         self.first_batch_norm.build(shape)
         self.second_convolution.build(shape)
         self.second_batch_norm.build(shape)
-        if self.strides != 1 or input_shape[-1] != self.filters:
-            self.shortcut_convolution = self._convolution(
-                1, self.strides, "shortcut_convolution"
-            )
-            self.shortcut_batch_norm = self._batch_norm("shortcut_batch_norm")
-            self.shortcut_convolution.build(input_shape)
-            self.shortcut_batch_norm.build(shape)
+        self._build_shortcut(input_shape, self.filters, shape)
 
     def call(self, inputs, training=None):
         x = self.first_convolution(inputs)
@@ -131,30 +87,7 @@ class ResidualBlock(keras.layers.Layer):
         x = keras.activations.relu(x)
         x = self.second_convolution(x)
         x = self.second_batch_norm(x, training=training)
-        shortcut = inputs
-        if self.shortcut_convolution is not None:
-            shortcut = self.shortcut_convolution(inputs)
-            shortcut = self.shortcut_batch_norm(shortcut, training=training)
-        return keras.activations.relu(keras.ops.add(x, shortcut))
+        return self._merge(x, inputs, training)
 
     def compute_output_shape(self, input_shape):
         return self.first_convolution.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "strides": self.strides,
-                "use_bias": self.use_bias,
-                "momentum": self.momentum,
-                "epsilon": self.epsilon,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-            }
-        )
-        return config
