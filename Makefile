@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Two cores: one pytest worker per core keeps `make test` well under 15 minutes.
 TEST_WORKERS ?= 2
+# TensorFlow prints its start-up banner from every process; keep test output readable.
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: install demo test test-slow bench clean data
 

@@ -217,7 +217,8 @@ def evaluate_model(session, verbose=1):
                         ("test", data.x_test, data.y_test)):
         if len(x):
             pipeline = make_pipeline(app.to_inputs(x, y), global_batch)
-            results[split] = session.model.evaluate(pipeline, verbose=0, return_dict=True)
+            results[split] = session.model.evaluate(pipeline, verbose=1 if verbose else 0,
+                                                    return_dict=True)
     _say(verbose, "metrics: " + "; ".join(
         f"{split} " + ", ".join(f"{k}={v:.4f}" for k, v in values.items())
         for split, values in results.items()))
