@@ -22,7 +22,7 @@ from apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_ge
 from apps.gan.quality import GenerativeQuality, measure, feature_model, reference_classifier
 from apps.registry import register_app
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig
+from apps.runtime.config import BaseConfig, require_positive
 from apps.runtime.optim import compile_options
 
 DATASETS = ("digits", "mnist5k", "fashion_mnist", "images")
@@ -58,11 +58,8 @@ class GANConfig(BaseConfig):
 
     def validate(self):
         super().validate()
-        for name in ("latent_dim", "generator_filters", "discriminator_filters",
-                     "label_embedding_dim", "quality_samples", "classifier_epochs"):
-            value = getattr(self, name)
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1. Received: {name}={value}")
+        require_positive(self, "latent_dim", "generator_filters", "discriminator_filters",
+                         "label_embedding_dim", "quality_samples", "classifier_epochs")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -73,10 +70,15 @@ class GANConfig(BaseConfig):
         if not 0.0 <= self.collapse_threshold <= 1.0:
             raise ValueError("collapse_threshold must be in [0, 1]. "
                              f"Received: collapse_threshold={self.collapse_threshold}")
-        if self.image_size is not None and self.image_size < 4:
-            raise ValueError(f"image_size must be >= 4. Received: image_size={self.image_size}")
-        if self.dataset == "images" and not self.data_dir:
-            raise ValueError("dataset=images needs --set data_dir=FOLDER")
+        validate_image_source(self)
+
+
+def validate_image_source(config):
+    """Checks shared by the image-generating apps' configs (GAN, VAE)."""
+    if config.image_size is not None and config.image_size < 4:
+        raise ValueError(f"image_size must be >= 4. Received: image_size={config.image_size}")
+    if config.dataset == "images" and not config.data_dir:
+        raise ValueError("dataset=images needs --set data_dir=FOLDER")
 
 
 def load_image_data(config):

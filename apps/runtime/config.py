@@ -53,8 +53,8 @@ class BaseConfig:
 
     def validate(self):
         """Raise ``ValueError`` naming the field and the legal range."""
-        _positive(self, "epochs", "batch_size", "learning_rate", "steps_per_execution")
-        _non_negative(self, "patience", "max_latency_ms", "momentum")
+        require_positive(self, "epochs", "batch_size", "learning_rate", "steps_per_execution")
+        require_non_negative(self, "patience", "max_latency_ms", "momentum")
         for name in ("dev_fraction", "test_fraction", "human_error"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
@@ -69,14 +69,16 @@ class BaseConfig:
         return dataclasses.asdict(self)
 
 
-def _positive(config, *names):
+def require_positive(config, *names):
+    """``ValueError`` unless every named field is > 0 (for ``validate``)."""
     for name in names:
         value = getattr(config, name)
         if not value > 0:
             raise ValueError(f"{name} must be > 0. Received: {name}={value}")
 
 
-def _non_negative(config, *names):
+def require_non_negative(config, *names):
+    """``ValueError`` unless every named field is >= 0 (for ``validate``)."""
     for name in names:
         value = getattr(config, name)
         if value < 0:

@@ -19,12 +19,12 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from apps.gan import DATASETS, load_image_data, reference_images
+from apps.gan import DATASETS, load_image_data, reference_images, validate_image_source
 from apps.gan.images import ImageGridLogger, image_grid, save_png
 from apps.gan.quality import GenerativeQuality, measure, reference_classifier
 from apps.registry import register_app
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig
+from apps.runtime.config import BaseConfig, require_positive
 from apps.runtime.optim import compile_options, make_optimizer
 from apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
 
@@ -52,17 +52,11 @@ class VAEConfig(BaseConfig):
 
     def validate(self):
         super().validate()
-        for name in ("latent_dim", "filters", "hidden_units", "traversal_size",
-                     "quality_samples", "classifier_epochs"):
-            value = getattr(self, name)
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1. Received: {name}={value}")
+        require_positive(self, "latent_dim", "filters", "hidden_units", "traversal_size",
+                         "quality_samples", "classifier_epochs")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0. Received: beta={self.beta}")
-        if self.image_size is not None and self.image_size < 4:
-            raise ValueError(f"image_size must be >= 4. Received: image_size={self.image_size}")
-        if self.dataset == "images" and not self.data_dir:
-            raise ValueError("dataset=images needs --set data_dir=FOLDER")
+        validate_image_source(self)
 
 
 def traversal_codes(config):

@@ -26,7 +26,8 @@ def test_train_export_report(variant, tmp_path):
         assert np.isfinite(history[-1][key]), key
     assert ("label_accuracy" in history[-1]) == (variant == "conditional")
     quality = metrics["quality"]
-    assert 1.0 <= quality["inception_score"] <= 10.0
+    # The classifier Inception Score of 10 classes lies in [1, 10].
+    assert quality["inception_score"] >= 1.0 and quality["inception_score"] <= 10.0
     assert len(quality["per_epoch"]) == 2
     assert (run.path / "samples.png").exists() and (run.path / "reference_classifier.keras").exists()
     assert "![samples](samples.png)" in run.report.read_text()
