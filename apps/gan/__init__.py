@@ -29,12 +29,38 @@ DATASETS = ("digits", "mnist5k", "fashion_mnist", "images")
 
 
 @dataclasses.dataclass(frozen=True)
-class GANConfig(BaseConfig):
-    variant: typing.Literal["dcgan", "conditional"] = "conditional"
+class GenerativeConfig(BaseConfig):
+    """Fields the image-generating apps (GAN, VAE) share: the image source
+    and the classifier-based sample quality measured every epoch."""
+
     dataset: typing.Literal[DATASETS] = "mnist5k"
     # Square size images are resized to (None = the data set's own).
     image_size: int | None = None
     limit: int | None = None
+    batch_size: int = 64
+    epochs: int = 20
+    noise_seed: int = 0
+    # Sample quality every epoch with the reference classifier.
+    quality: bool = True
+    quality_samples: int = 500
+    classifier_epochs: int = 3
+    collapse_threshold: float = 0.5
+
+    def validate(self):
+        super().validate()
+        require_positive(self, "quality_samples", "classifier_epochs")
+        if not 0.0 <= self.collapse_threshold <= 1.0:
+            raise ValueError("collapse_threshold must be in [0, 1]. "
+                             f"Received: collapse_threshold={self.collapse_threshold}")
+        if self.image_size is not None and self.image_size < 4:
+            raise ValueError(f"image_size must be >= 4. Received: image_size={self.image_size}")
+        if self.dataset == "images" and not self.data_dir:
+            raise ValueError("dataset=images needs --set data_dir=FOLDER")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig(GenerativeConfig):
+    variant: typing.Literal["dcgan", "conditional"] = "conditional"
     latent_dim: int = 64
     generator_filters: int = 32
     discriminator_filters: int = 32
@@ -45,21 +71,13 @@ class GANConfig(BaseConfig):
     # Adam(2e-4, beta_1=0.5), the DCGAN paper's setting.
     learning_rate: float = 2e-4
     beta_1: float = 0.5
-    batch_size: int = 64
-    epochs: int = 20
     # GAN losses do not fall steadily: no early stopping by default.
     patience: int = 0
-    noise_seed: int = 0
-    # Sample quality every epoch with the reference classifier.
-    quality: bool = True
-    quality_samples: int = 500
-    classifier_epochs: int = 3
-    collapse_threshold: float = 0.5
 
     def validate(self):
         super().validate()
         require_positive(self, "latent_dim", "generator_filters", "discriminator_filters",
-                         "label_embedding_dim", "quality_samples", "classifier_epochs")
+                         "label_embedding_dim")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -67,18 +85,6 @@ class GANConfig(BaseConfig):
                              f"Received: label_smoothing={self.label_smoothing}")
         if not 0.0 < self.beta_1 < 1.0:
             raise ValueError(f"beta_1 must be in (0, 1). Received: beta_1={self.beta_1}")
-        if not 0.0 <= self.collapse_threshold <= 1.0:
-            raise ValueError("collapse_threshold must be in [0, 1]. "
-                             f"Received: collapse_threshold={self.collapse_threshold}")
-        validate_image_source(self)
-
-
-def validate_image_source(config):
-    """Checks shared by the image-generating apps' configs (GAN, VAE)."""
-    if config.image_size is not None and config.image_size < 4:
-        raise ValueError(f"image_size must be >= 4. Received: image_size={config.image_size}")
-    if config.dataset == "images" and not config.data_dir:
-        raise ValueError("dataset=images needs --set data_dir=FOLDER")
 
 
 def load_image_data(config):

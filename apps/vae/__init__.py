@@ -19,44 +19,32 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from apps.gan import DATASETS, load_image_data, reference_images, validate_image_source
+from apps.gan import GenerativeConfig, load_image_data, reference_images
 from apps.gan.images import ImageGridLogger, image_grid, save_png
 from apps.gan.quality import GenerativeQuality, measure, reference_classifier
 from apps.registry import register_app
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig, require_positive
+from apps.runtime.config import require_positive
 from apps.runtime.optim import compile_options, make_optimizer
 from apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
 
 
 @dataclasses.dataclass(frozen=True)
-class VAEConfig(BaseConfig):
-    dataset: typing.Literal[DATASETS] = "mnist5k"
-    image_size: int | None = None
-    limit: int | None = None
+class VAEConfig(GenerativeConfig):
     # 2 gives the latent traversal grid the whole latent space.
     latent_dim: int = 2
     beta: float = 1.0
     reconstruction: typing.Literal["bce", "mse"] = "bce"
     filters: int = 32
     hidden_units: int = 128
-    batch_size: int = 64
-    epochs: int = 20
     patience: int = 5
-    noise_seed: int = 0
     traversal_size: int = 10
-    quality: bool = True
-    quality_samples: int = 500
-    classifier_epochs: int = 3
-    collapse_threshold: float = 0.5
 
     def validate(self):
         super().validate()
-        require_positive(self, "latent_dim", "filters", "hidden_units", "traversal_size",
-                         "quality_samples", "classifier_epochs")
+        require_positive(self, "latent_dim", "filters", "hidden_units", "traversal_size")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0. Received: beta={self.beta}")
-        validate_image_source(self)
 
 
 def traversal_codes(config):
