@@ -1,4 +1,8 @@
-"""Run the benchmarks: ``python -m benchmarks [--quick] [name ...]``."""
+"""Run the benchmarks: ``python -m benchmarks [--quick] [--only=RUN,...] [name ...]``.
+
+Options (``--quick``, ``--only=...``) are passed to every benchmark named;
+``--only`` picks runs inside one benchmark (each lists its run names).
+"""
 
 import importlib
 import pkgutil
@@ -8,7 +12,6 @@ import benchmarks
 
 
 def main(argv):
-    quick = "--quick" in argv
     wanted = [a for a in argv if not a.startswith("--")]
     names = sorted(m.name.removesuffix("_bench") for m in pkgutil.iter_modules(benchmarks.__path__)
                    if m.name.endswith("_bench"))
@@ -19,7 +22,7 @@ def main(argv):
     for name in wanted or names:
         print(f"=== benchmark {name}", flush=True)
         module = importlib.import_module(f"benchmarks.{name}_bench")
-        module.main(["--quick"] if quick else [])
+        module.main([a for a in argv if a.startswith("--")])
     return 0
 
 

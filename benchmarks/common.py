@@ -75,6 +75,28 @@ def comparable(other_share):
     return other_share <= MAX_OTHER_CPU_SHARE
 
 
+def selected_runs(argv, runs):
+    """The names of ``runs`` picked by ``--only=a,b`` in ``argv`` (all by default)."""
+    only = [a.split("=", 1)[1] for a in argv if a.startswith("--only=")]
+    if not only:
+        return list(runs)
+    wanted = [name for value in only for name in value.split(",") if name]
+    unknown = sorted(set(wanted) - set(runs))
+    if unknown:
+        raise SystemExit(f"unknown run(s) {unknown}; valid: {', '.join(runs)}")
+    return [name for name in runs if name in wanted]
+
+
+def merged_runs(name, runs):
+    """``runs`` on top of the runs already saved in ``results/<name>.json``.
+
+    A ``--only`` invocation re-measures some runs and keeps the others.
+    """
+    path = RESULTS / f"{name}.json"
+    saved = json.loads(path.read_text()).get("runs", {}) if path.exists() else {}
+    return {**saved, **runs}
+
+
 def write_result(name, payload):
     RESULTS.mkdir(exist_ok=True)
     payload = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
