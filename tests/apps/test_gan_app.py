@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from apps.runtime import training
+from tests.apps.fresh_process import images_from_fresh_process
 
 TINY = ["dataset=digits", "limit=300", "latent_dim=8", "generator_filters=4",
         "discriminator_filters=4", "label_embedding_dim=4", "batch_size=32",
@@ -39,3 +40,12 @@ def test_train_export_report(variant, tmp_path):
               if variant == "conditional" else loaded.generate(noise))
     assert images.dtype == tf.uint8 and tuple(images.shape) == (4, 8, 8, 1)
     assert json.loads(run.metrics.read_text())["export"]["signatures"] == ["generate"]
+
+    # A server: a new process with TensorFlow only.
+    call = ("noise = tf.random.stateless_normal((6, 8), seed=[3, 4]); images = "
+            + ("loaded.generate(noise, tf.constant([0, 1, 2, 3, 4, 5]))"
+               if variant == "conditional" else "loaded.generate(noise)"))
+    served = images_from_fresh_process(run.export, call, cwd=tmp_path)
+    assert served["shape"] == [6, 8, 8, 1] and served["dtype"] == "uint8"
+    assert served["std"] > 0, "different noise gives different pixels"
+    assert served["dlsuite_modules"] == [], "the server needs none of dlsuite's code"

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.runtime import training
+from tests.apps.fresh_process import images_from_fresh_process
 
 TINY = ["dataset=digits", "limit=300", "filters=4", "hidden_units=16", "batch_size=32",
         "traversal_size=4", "quality_samples=60", "classifier_epochs=1"]
@@ -35,3 +36,10 @@ def test_train_export_report(tmp_path):
     first = loaded.sample(tf.constant(5), tf.constant(1)).numpy()
     np.testing.assert_array_equal(first, loaded.sample(tf.constant(5), tf.constant(1)).numpy())
     assert first.shape == (5, 8, 8, 1)
+
+    # A server: a new process with TensorFlow only.
+    served = images_from_fresh_process(
+        run.export, "images = loaded.sample(tf.constant(6), tf.constant(2))", cwd=tmp_path)
+    assert served["shape"] == [6, 8, 8, 1] and served["dtype"] == "uint8"
+    assert served["std"] > 0
+    assert served["dlsuite_modules"] == [], "the server needs none of dlsuite's code"
