@@ -5,6 +5,7 @@ Keras's own layers are spelled ``keras.layers.X``; ours are imported by name
 """
 
 from layers.bottleneck_block import BottleneckBlock
+from layers.fused_batch_normalization import FusedBatchNormalization
 from layers.inception_module import InceptionModule
 from layers.local_response_normalization import LocalResponseNormalization
 from layers.residual_block import ResidualBlock
