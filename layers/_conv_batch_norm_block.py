@@ -9,6 +9,8 @@ shortcut)``. That lives here once.
 
 import keras
 
+from layers.fused_batch_normalization import FusedBatchNormalization
+
 
 class ConvBatchNormBlock(keras.layers.Layer):
     """Base of the residual blocks: arguments, layer factories, shortcut."""
@@ -62,7 +64,7 @@ class ConvBatchNormBlock(keras.layers.Layer):
         )
 
     def _batch_norm(self, name):
-        return keras.layers.BatchNormalization(
+        return FusedBatchNormalization(
             momentum=self.momentum,
             epsilon=self.epsilon,
             dtype=self.dtype_policy,

@@ -31,7 +31,10 @@ block, so for them:
 
 import keras
 
-from layers import BottleneckBlock, InceptionModule, LocalResponseNormalization, ResidualBlock
+from layers import (
+    BottleneckBlock, FusedBatchNormalization, InceptionModule, LocalResponseNormalization,
+    ResidualBlock,
+)
 
 ARCHITECTURES = (
     "lenet5",
@@ -275,7 +278,7 @@ def build_resnet(depth, input_shape, num_classes, width=1.0, preprocessing=()):
         x = keras.layers.Conv2D(
             scaled(64, width), 7, strides=2, padding="same", name="stem_convolution"
         )(x)
-    x = keras.layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, name="stem_batch_norm")(x)
+    x = FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, name="stem_batch_norm")(x)
     x = keras.layers.Activation("relu", name="stem_relu")(x)
     if not is_small(input_shape):
         x = _max_pool(x, 3, 2, "stem_pool", padding="same")

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from apps.gan.noise import replica_noise
 from apps.runtime.custom_step import MultiOptimizerModel
+from layers import FusedBatchNormalization
 from losses import discriminator_loss, generator_loss
 
 
@@ -37,10 +38,11 @@ def upsampling_plan(image_size):
 
 def _batch_norm(name, enabled):
     # synchronized=True: under MirroredStrategy the batch statistics are the
-    # GLOBAL batch's, so one replica and N replicas normalise alike.
+    # GLOBAL batch's, so one replica and N replicas normalise alike. On one
+    # replica the fused kernel does the same work in one op.
     if not enabled:
         return None
-    return keras.layers.BatchNormalization(synchronized=True, name=name)
+    return FusedBatchNormalization(synchronized=True, name=name)
 
 
 def build_generator(latent_dim, image_shape, filters=64, batch_norm=True,
