@@ -3,8 +3,9 @@
 For each arch: the parameter count at full width on 224x224x3 inputs with
 1,000 classes (the papers' setting), the count of the model trained here,
 its median train-step time and the test accuracy it reaches after the same
-short training budget (``BUDGET_SECONDS`` of ``fit``, cosine-annealed by
-:class:`benchmarks.cnn_accuracy_bench.TimeBudget`), float32, through the
+short training budget (``BUDGET_SECONDS`` of ``fit`` after the first step,
+whose tracing time grows with depth and is recorded apart; cosine-annealed
+by :class:`benchmarks.cnn_accuracy_bench.TimeBudget`), float32, through the
 app's normal path. The README's architecture table comes from this file.
 
     python -m benchmarks cnn_zoo                  # 10 archs x 2 min (~30 min)
@@ -54,7 +55,8 @@ def main(argv):
         overrides = [f"dataset={dataset}", f"arch={arch}", *SETTINGS[arch], *AUGMENTATION]
         if quick:
             overrides.append("limit=1500")
-        result = train_within(overrides, budget, epochs=2 if quick else 1000)
+        result = train_within(overrides, budget, epochs=2 if quick else 1000,
+                              count_tracing=False)
         result["full_width_parameters"] = full_width_parameters(arch)
         results[arch] = result
         print(f"cnn zoo {arch:10s} test accuracy {result['test_accuracy']:.4f} after "
