@@ -217,7 +217,10 @@ def build_vgg(depth, input_shape, num_classes, width=1.0, preprocessing=(), drop
     Five blocks of 3x3 ``"same"`` ReLU convolutions (64, 128, 256, 512, 512
     filters), each followed by 2x2 max pooling, then two 4096-unit ReLU
     dense layers with dropout and the classifier. Layer names follow
-    ``keras.applications`` (``block1_conv1`` ... ``fc1``, ``fc2``).
+    ``keras.applications`` (``block1_conv1`` ... ``fc1``, ``fc2``). The ReLU
+    layers start He-normal (He et al. 2015, section 2.2), which trains the
+    16/19-layer plain stack from scratch; the paper initialised its deep
+    configurations from shallower trained ones instead.
     """
     if depth not in VGG_BLOCKS:
         raise ValueError(f"depth must be one of {sorted(VGG_BLOCKS)}. Received: depth={depth}")
@@ -227,12 +230,13 @@ def build_vgg(depth, input_shape, num_classes, width=1.0, preprocessing=(), drop
         for index in range(1, count + 1):
             x = keras.layers.Conv2D(
                 scaled(filters, width), 3, padding="same", activation="relu",
-                name=f"block{block}_conv{index}",
+                kernel_initializer="he_normal", name=f"block{block}_conv{index}",
             )(x)
         x = _max_pool(x, 2, 2, f"block{block}_pool")
     x = keras.layers.Flatten(name="flatten")(x)
     for index in (1, 2):
-        x = keras.layers.Dense(scaled(4096, width), activation="relu", name=f"fc{index}")(x)
+        x = keras.layers.Dense(scaled(4096, width), activation="relu",
+                               kernel_initializer="he_normal", name=f"fc{index}")(x)
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name=f"dropout{index}")(x)
     return keras.Model(inputs, _classifier(x, num_classes), name=f"vgg{depth}")
