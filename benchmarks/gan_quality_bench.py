@@ -89,11 +89,12 @@ def _train(app, overrides, epochs, budget=None, keep_as=None):
             run_dir=f"{root}/run", verbose=0,
             extra_callbacks=[budget_callback] if budget_callback else ())
         wall = time.perf_counter() - start
+        history = session.run.read_history()  # before the run directory goes
         if keep_as:
             SAMPLES.mkdir(parents=True, exist_ok=True)
             for grid in session.run.path.glob("*.png"):
                 shutil.copyfile(grid, SAMPLES / f"{keep_as}_{grid.name}")
-    return (session.run.read_history(), metrics, wall,
+    return (history, metrics, wall,
             budget_callback.elapsed if budget_callback else None)
 
 
