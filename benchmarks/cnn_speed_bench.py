@@ -192,7 +192,8 @@ def main(argv):
     for family, by_precision in steps.items():
         batch = settings["batch"][family]
         entry = {"batch": batch, "step_seconds": {}, "time_ratio_ours_over_reference": {},
-                 "bf16_speedup": {}, "flops_fraction_of_matmul": {}}
+                 "bf16_speedup": {}, "flops_fraction_of_matmul": {},
+                 "every_step_seconds": by_precision}
         for precision, by_name in by_precision.items():
             medians = {name: statistics.median(values) for name, values in by_name.items()}
             entry["step_seconds"][precision] = medians
