@@ -1,7 +1,7 @@
 """cnn zoo: every architecture of the ``cnn`` app side by side on Fashion-MNIST.
 
-For each arch: the parameter count at full width on 224x224x3 inputs with
-1,000 classes (the papers' setting), the count of the model trained here,
+For each arch: the parameter count at full width in its paper's setting
+(224x224x3 inputs and 1,000 classes; LeNet-5: 32x32x1 and 10), the count of the model trained here,
 its median train-step time and the test accuracy it reaches after the same
 short training budget (``BUDGET_SECONDS`` of ``fit`` after the first step,
 whose tracing time grows with depth and is recorded apart; cosine-annealed
@@ -37,8 +37,10 @@ for _arch in ("alexnet", "vgg16", "vgg19"):
 
 
 def full_width_parameters(arch):
+    """Parameters at width 1 in the paper's setting."""
+    shape, classes = ((32, 32, 1), 10) if arch == "lenet5" else ((224, 224, 3), 1000)
     keras.utils.clear_session()
-    count = build_model(arch, (224, 224, 3), 1000, width=1.0).count_params()
+    count = build_model(arch, shape, classes, width=1.0).count_params()
     keras.utils.clear_session()
     return count
 
@@ -62,7 +64,7 @@ def main(argv):
         print(f"cnn zoo {arch:10s} test accuracy {result['test_accuracy']:.4f} after "
               f"{result['training_seconds']:.0f} s ({result['epochs']:.1f} epochs); "
               f"{result['parameters']:,} parameters here, "
-              f"{result['full_width_parameters']:,} at full width on 224x224x3/1000; "
+              f"{result['full_width_parameters']:,} at full width in the paper's setting; "
               f"{1000 * result['step_seconds']:.1f} ms per step of {result['batch_size']}"
               + ("" if comparable(result["other_cpu_share"]) else
                  " -- busy machine, not comparable"), flush=True)
