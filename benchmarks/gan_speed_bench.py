@@ -3,6 +3,7 @@ architecture (``benchmarks/gan_reference.py``), and mixed_bfloat16 against
 float32, side by side in one process.
 
     python -m benchmarks gan_speed            # full: MNIST 28x28, filters 128, 5 repeats
+    python -m benchmarks --repeats=3 gan_speed
     python -m benchmarks --quick gan_speed    # digits 8x8, 1 repeat (a smoke run)
 
 Each variant is timed as the median epoch (first epoch skipped: tracing)
@@ -78,6 +79,7 @@ def main(argv):
     quick = "--quick" in argv
     images = _images(quick)
     repeats, epochs, batch, filters = (1, 3, 64, 8) if quick else (5, 4, 64, 128)
+    repeats = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--repeats=")), repeats)
     variants = {
         "ours float32": (_ours, "float32"),
         "reference float32": (_reference, "float32"),
