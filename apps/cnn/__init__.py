@@ -29,7 +29,7 @@ from apps.data import load
 from apps.registry import register_app
 from apps.runtime.app import Endpoint, batch_size_for_check
 from apps.runtime.classification import ClassificationApp, compile_classifier
-from apps.runtime.config import BaseConfig
+from apps.runtime.config import BaseConfig, require_fraction
 from apps.runtime.errors import UsageError
 from callbacks import ErrorAnalysisLogger
 
@@ -71,10 +71,7 @@ class CNNConfig(BaseConfig):
             raise ValueError(f"limit must be >= 10. Received: limit={self.limit}")
         if not 0.0 <= self.rotation <= 0.5:
             raise ValueError(f"rotation must be in [0, 0.5]. Received: rotation={self.rotation}")
-        for name in ("zoom", "contrast"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1). Received: {name}={value}")
+        require_fraction(self, "zoom", "contrast")
         if self.dataset == "images" and not self.data_dir:
             raise ValueError(
                 "dataset=images needs --set data_dir=DIR (one sub-folder of images per class)"

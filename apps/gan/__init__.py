@@ -19,10 +19,10 @@ import tensorflow as tf
 from apps.data import load
 from apps.gan.images import ImageGridLogger, image_grid
 from apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
-from apps.gan.quality import GenerativeQuality, measure, feature_model, reference_classifier
+from apps.gan.quality import GenerativeQuality, measure, reference_classifier
 from apps.registry import register_app
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig, require_positive
+from apps.runtime.config import BaseConfig, require_fraction, require_positive
 from apps.runtime.optim import compile_options
 
 DATASETS = ("digits", "mnist5k", "fashion_mnist", "images")
@@ -78,11 +78,7 @@ class GANConfig(GenerativeConfig):
         super().validate()
         require_positive(self, "latent_dim", "generator_filters", "discriminator_filters",
                          "label_embedding_dim")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError("label_smoothing must be in [0, 1). "
-                             f"Received: label_smoothing={self.label_smoothing}")
+        require_fraction(self, "dropout", "label_smoothing")
         if not 0.0 < self.beta_1 < 1.0:
             raise ValueError(f"beta_1 must be in (0, 1). Received: beta_1={self.beta_1}")
 

@@ -20,7 +20,7 @@ from apps.data import load
 from apps.registry import register_app
 from apps.runtime.app import Endpoint, batch_size_for_check
 from apps.runtime.classification import ClassificationApp, compile_classifier, output_units
-from apps.runtime.config import BaseConfig
+from apps.runtime.config import BaseConfig, require_fraction
 from apps.runtime.errors import UsageError
 
 DATASETS = ("breast_cancer", "digits", "mnist5k", "fashion_mnist", "csv")
@@ -52,8 +52,7 @@ class MLPConfig(BaseConfig):
                              f"hidden_units={self.hidden_units}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be >= 0. Received: l2={self.l2}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
+        require_fraction(self, "dropout")
         if self.dataset == "csv" and not self.data_dir:
             raise ValueError("dataset=csv needs --set data_dir=PATH.csv")
         if self.limit is not None and self.limit < 10:

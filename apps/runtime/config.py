@@ -55,10 +55,7 @@ class BaseConfig:
         """Raise ``ValueError`` naming the field and the legal range."""
         require_positive(self, "epochs", "batch_size", "learning_rate", "steps_per_execution")
         require_non_negative(self, "patience", "max_latency_ms", "momentum")
-        for name in ("dev_fraction", "test_fraction", "human_error"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1). Received: {name}={value}")
+        require_fraction(self, "dev_fraction", "test_fraction", "human_error")
         if (self.dev_fraction or 0) + (self.test_fraction or 0) >= 1.0:
             raise ValueError(
                 "dev_fraction + test_fraction must leave training data. Received: "
@@ -83,6 +80,14 @@ def require_non_negative(config, *names):
         value = getattr(config, name)
         if value < 0:
             raise ValueError(f"{name} must be >= 0. Received: {name}={value}")
+
+
+def require_fraction(config, *names):
+    """``ValueError`` unless every named field (None allowed) is in [0, 1)."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1). Received: {name}={value}")
 
 
 def _type_name(annotation):
