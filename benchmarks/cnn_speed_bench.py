@@ -44,12 +44,11 @@ import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from apps.cnn.models import build_resnet50, build_vgg16
 from apps.runtime.precision import cpu_has_bf16_units
-from benchmarks.common import CpuShare, EpochTimer, comparable, write_result
+from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 FULL = {"input_shape": (64, 64, 3), "classes": 1000, "batch": {"resnet50": 32, "vgg16": 32},
@@ -70,23 +69,11 @@ def _reference(family, input_shape, classes):
 
 
 def keras_step_seconds(builder, family, precision, settings):
-    """Median seconds per train step of one Keras model, epochs inside one fit."""
-    keras.config.set_dtype_policy(precision)
-    keras.utils.clear_session()
-    keras.utils.set_random_seed(0)
-    batch = settings["batch"][family]
-    model = builder(family, settings["input_shape"], settings["classes"])
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 1, (batch, *settings["input_shape"])).astype("float32")
-    labels = rng.integers(0, settings["classes"], (batch,))
-    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    timer = EpochTimer()
-    model.fit(data, epochs=settings["epochs"], steps_per_epoch=settings["steps"],
-              callbacks=[timer], shuffle=False, verbose=0)
-    keras.config.set_dtype_policy("float32")
-    return [seconds / settings["steps"] for seconds in timer.seconds[1:]]
+    """Seconds per train step of one Keras model, per epoch inside one fit."""
+    shape, classes = settings["input_shape"], settings["classes"]
+    return step_seconds_per_epoch(lambda: builder(family, shape, classes), shape, classes,
+                                  settings["batch"][family], precision, settings["steps"],
+                                  settings["epochs"])
 
 
 def forward_flops(model_builder, family, settings):

@@ -60,6 +60,42 @@ class EpochTimer(keras.callbacks.Callback):
         return statistics.median(values)
 
 
+def repeated_batch(input_shape, classes, batch, seed=0):
+    """A ``tf.data`` pipeline repeating one random batch (images in [0, 1],
+    sparse labels): model speed without input-pipeline cost."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 1, (batch, *input_shape)).astype("float32")
+    labels = rng.integers(0, classes, (batch,))
+    return tf.data.Dataset.from_tensors((images, labels)).repeat()
+
+
+def compile_for_timing(model):
+    """SGD and sparse cross-entropy, no XLA: the same train step for every
+    model a speed benchmark compares."""
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
+    return model
+
+
+def step_seconds_per_epoch(build, input_shape, classes, batch, precision, steps, epochs):
+    """Seconds per train step of each epoch but the first (tracing) of one
+    ``fit`` of ``build()`` under ``precision``, from seed 0."""
+    keras.config.set_dtype_policy(precision)
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    try:
+        model = compile_for_timing(build())
+        timer = EpochTimer()
+        model.fit(repeated_batch(input_shape, classes, batch), epochs=epochs,
+                  steps_per_epoch=steps, callbacks=[timer], shuffle=False, verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return [seconds / steps for seconds in timer.seconds[1:]]
+
+
 def median_time(fn, repeats=7, warmup=2):
     for _ in range(warmup):
         fn()

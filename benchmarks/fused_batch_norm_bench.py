@@ -18,12 +18,8 @@ import contextlib
 import statistics
 import sys
 
-import keras
-import numpy as np
-import tensorflow as tf
-
 from apps.cnn.models import build_model
-from benchmarks.common import CpuShare, EpochTimer, comparable, write_result
+from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
 from layers import FusedBatchNormalization
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -46,24 +42,9 @@ def keras_batch_norm():
 
 def step_seconds(spec, precision, fused, steps, epochs):
     arch, shape, classes, width, batch = spec
-    keras.config.set_dtype_policy(precision)
-    keras.utils.clear_session()
-    keras.utils.set_random_seed(0)
-    try:
-        with contextlib.nullcontext() if fused else keras_batch_norm():
-            model = build_model(arch, shape, classes, width=width)
-            model.compile(optimizer=keras.optimizers.SGD(0.01),
-                          loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
-            rng = np.random.default_rng(0)
-            images = rng.uniform(0, 1, (batch, *shape)).astype("float32")
-            labels = rng.integers(0, classes, (batch,))
-            data = tf.data.Dataset.from_tensors((images, labels)).repeat()
-            timer = EpochTimer()
-            model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=[timer],
-                      shuffle=False, verbose=0)
-    finally:
-        keras.config.set_dtype_policy("float32")
-    return [seconds / steps for seconds in timer.seconds[1:]]
+    with contextlib.nullcontext() if fused else keras_batch_norm():
+        return step_seconds_per_epoch(lambda: build_model(arch, shape, classes, width=width),
+                                      shape, classes, batch, precision, steps, epochs)
 
 
 def main(argv):

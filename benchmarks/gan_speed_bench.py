@@ -19,7 +19,6 @@ AMX or AVX512-BF16; recorded beside the result).
 import statistics
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from apps.gan.models import DCGAN, build_discriminator, build_generator

@@ -22,8 +22,9 @@ import tempfile
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from benchmarks.common import compile_for_timing, repeated_batch
 
 # Kernel events are named "<op name>:<OpType>".
 _KERNEL = re.compile(r"^[^:]+:(_?[A-Z][A-Za-z0-9_]*)$")
@@ -52,13 +53,11 @@ def op_seconds_by_type(logdir):
     return totals
 
 
-def profile_train_steps(model, images, labels, steps):
-    """Per-op-type kernel seconds of ``steps`` steps of ``model.fit``
-    (compiled with SGD and sparse cross-entropy), traced after a warm-up,
+def profile_train_steps(model, data, steps):
+    """Per-op-type kernel seconds of ``steps`` steps of ``model.fit`` on
+    ``data`` (compiled as the speed benchmarks do), traced after a warm-up,
     and the wall seconds of those steps."""
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
-    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    compile_for_timing(model)
     model.fit(data, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)  # trace, warm up
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
@@ -97,10 +96,8 @@ def main(argv=None):
         model = applications[args.arch](weights=None, input_shape=shape, classes=args.classes)
     else:
         model = build_model(args.arch, shape, args.classes)
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 1, (args.batch, *shape)).astype("float32")
-    labels = rng.integers(0, args.classes, (args.batch,))
-    totals, wall = profile_train_steps(model, images, labels, args.steps)
+    data = repeated_batch(shape, args.classes, args.batch)
+    totals, wall = profile_train_steps(model, data, args.steps)
     everything = sum(totals.values())
     print(f"{args.arch}{' (keras.applications)' if args.reference else ''} {args.precision} "
           f"{args.size}x{args.size} batch {args.batch}: {1000 * wall / args.steps:.0f} ms per "
