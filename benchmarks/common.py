@@ -83,11 +83,16 @@ def compile_for_timing(model):
 def step_seconds_per_epoch(build, input_shape, classes, batch, precision, steps, epochs):
     """Seconds per train step of each epoch but the first (tracing) of one
     ``fit`` of ``build()`` under ``precision``, from seed 0."""
-    keras.config.set_dtype_policy(precision)
+    # clear_session() resets every Keras global, the dtype policy included:
+    # it must come before set_dtype_policy, or every variant times float32.
     keras.utils.clear_session()
+    keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
     try:
-        model = compile_for_timing(build())
+        model = build()
+        if model.dtype_policy.name != precision:
+            raise RuntimeError(f"built a {model.dtype_policy.name} model to time {precision}")
+        compile_for_timing(model)
         timer = EpochTimer()
         model.fit(repeated_batch(input_shape, classes, batch), epochs=epochs,
                   steps_per_epoch=steps, callbacks=[timer], shuffle=False, verbose=0)

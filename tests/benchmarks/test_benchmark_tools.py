@@ -37,3 +37,18 @@ def test_profile_counts_the_kernels_of_a_train_step_and_not_their_callers():
     # Dense layers run as (fused) matmuls, forward and backward.
     assert any("MatMul" in op for op in totals), totals
     assert not {"PartitionedCall", "StatefulPartitionedCall", "While"} & set(totals)
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "float32"])
+def test_step_timing_builds_and_trains_under_the_precision_it_reports(precision):
+    built = []
+
+    def build():
+        built.append(keras.config.dtype_policy().name)
+        return keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(3, activation="softmax", dtype="float32")])
+
+    seconds = common.step_seconds_per_epoch(build, (4, 4, 1), 3, 8, precision, steps=2, epochs=2)
+    assert built == [precision]
+    assert len(seconds) == 1 and seconds[0] > 0
+    assert keras.config.dtype_policy().name == "float32"  # restored for whatever runs next
