@@ -33,12 +33,21 @@ it updates and which per-example terms it computes::
             net = self.discriminator if role == "discriminator" else self.generator
             return net.trainable_variables
 
-        def compute_terms(self, role, data, training):
+        def shared_forward(self, data, training):  # optional
+            return {"fake": self.generator(noise, training=training)}
+
+        def compute_terms(self, role, data, training, shared=None):
             ...  # every sub-model call gets training=training
             return {"loss": per_example_loss, "d_real": per_example_prob}
 
     gan.compile(optimizers={"discriminator": keras.optimizers.Adam(2e-4),
                             "generator": keras.optimizers.Adam(2e-4)})
+
+Roles train in order within a step, each against the variables the roles
+before it have just updated. Forward work they have in common (a GAN's
+generated batch) can go in ``shared_forward``: it runs once per step, and a
+later role's gradient still flows through it, because one tape records the
+whole step.
 
 The logged name of a role's ``"loss"`` is ``"loss"`` for a one-role model and
 ``"<role>_loss"`` otherwise; other terms are logged under their own names.
@@ -60,13 +69,23 @@ class MultiOptimizerModel(keras.Model):
         """The trainable variables the optimizer of ``role`` updates."""
         raise NotImplementedError
 
-    def compute_terms(self, role, data, training):
+    def compute_terms(self, role, data, training, shared=None):
         """Return ``{"loss": per_example_loss, **other_per_example_terms}``.
 
         Every tensor has shape ``(local_batch,)`` and is float32. Pass
-        ``training`` to every sub-model call.
+        ``training`` to every sub-model call. ``shared`` is what
+        ``shared_forward`` returned for this step (``None`` by default).
         """
         raise NotImplementedError
+
+    def shared_forward(self, data, training):
+        """Forward work every role uses, computed once per step (optional).
+
+        The result reaches each role's ``compute_terms`` as ``shared``. A role
+        that must not train through it (a discriminator on generated images)
+        applies ``tf.stop_gradient`` itself.
+        """
+        return None
 
     # -- compile / build ------------------------------------------------------
     def compile(self, optimizers=None, optimizer=None, **kwargs):
@@ -146,19 +165,26 @@ class MultiOptimizerModel(keras.Model):
 
     # -- steps ------------------------------------------------------------------
     def train_step(self, data):
-        for role in self.roles:
-            opt = self.role_optimizers[role]
-            variables = self.role_variables(role)
-            with tf.GradientTape() as tape:
-                terms = self.compute_terms(role, data, training=True)
+        # One tape records the whole step, so a role's gradient flows through
+        # the shared forward pass made before the first role trained. Each
+        # role's gradient is taken and applied with recording paused; the
+        # next role's forward pass reads the variables just updated.
+        with tf.GradientTape(persistent=True) as tape:
+            shared = self.shared_forward(data, training=True)
+            for role in self.roles:
+                opt = self.role_optimizers[role]
+                terms = self.compute_terms(role, data, training=True, shared=shared)
                 loss = tf.nn.compute_average_loss(tf.cast(terms["loss"], "float32"))
                 scaled = opt.scale_loss(loss)
-            gradients = tape.gradient(scaled, variables)
-            opt.apply_gradients(zip(gradients, variables))
-            self._track(role, terms)
+                with tape.stop_recording():
+                    variables = self.role_variables(role)
+                    gradients = tape.gradient(scaled, variables)
+                    opt.apply_gradients(zip(gradients, variables))
+                self._track(role, terms)
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def test_step(self, data):
+        shared = self.shared_forward(data, training=False)
         for role in self.roles:
-            self._track(role, self.compute_terms(role, data, training=False))
+            self._track(role, self.compute_terms(role, data, training=False, shared=shared))
         return {name: tracker.result() for name, tracker in self._trackers.items()}

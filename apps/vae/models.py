@@ -153,7 +153,7 @@ class VAE(MultiOptimizerModel):
             per_pixel = tf.square(images - output)
         return tf.reduce_sum(tf.reshape(per_pixel, [tf.shape(images)[0], -1]), axis=1)
 
-    def compute_terms(self, role, data, training):
+    def compute_terms(self, role, data, training, shared=None):
         self.trace_count += 1
         images, epsilon = self.unpack(data)
         z_mean, z_log_var = self.encoder(images, training=training)

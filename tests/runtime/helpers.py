@@ -50,7 +50,7 @@ class TwoOptimizerModel(MultiOptimizerModel):
     def role_variables(self, role):
         return getattr(self, role).trainable_variables
 
-    def compute_terms(self, role, data, training):
+    def compute_terms(self, role, data, training, shared=None):
         x, y = data
         net = getattr(self, role)
         error = tf.squeeze(net(x, training=training), -1) - (y if role == "first" else -y)
