@@ -203,3 +203,36 @@ def test_validation_and_missing_labels():
     gan = make_gan(True)
     with pytest.raises(ValueError, match="needs labels"):
         gan.compute_terms("generator", _data()[0], training=True)
+
+
+def test_discriminator_dropout_before_leaky_relu_computes_the_same_function():
+    """build_discriminator puts each Dropout before its LeakyReLU (so the
+    graph optimiser never sees Conv+BiasAdd+LeakyReLU, see the builder). With
+    the same weights and the same mask it equals the usual order."""
+    keras.utils.set_random_seed(0)
+    ours = build_discriminator((8, 8, 1), filters=4, dropout=0.5)
+    names = [layer.name for layer in ours.layers]
+    assert names.index("dropout_0") < names.index("leaky_relu_0")
+    assert not any(isinstance(layer, keras.layers.LeakyReLU)
+                   and isinstance(layer.input._keras_history[0], keras.layers.Conv2D)
+                   for layer in ours.layers)
+
+    images = keras.Input((8, 8, 1))
+    x = images
+    for index in range(2):
+        x = keras.layers.Conv2D(4 * 2**index, 4, strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+        x = keras.layers.Dropout(0.5)(x)
+    usual = keras.Model(images, keras.layers.Dense(1)(keras.layers.Flatten()(x)))
+    usual.set_weights(ours.get_weights())
+
+    def dropouts(model):
+        return [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+
+    for mine, theirs in zip(dropouts(ours), dropouts(usual), strict=True):
+        theirs.seed_generator.state.assign(mine.seed_generator.state.value)
+    batch = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)).astype("float32")
+    kept = ours(batch, training=True)
+    np.testing.assert_allclose(kept, usual(batch, training=True), rtol=1e-5, atol=1e-6)
+    # Negative control: the masks matter, so equal outputs mean equal masks.
+    assert np.max(np.abs(kept - ours(batch, training=False))) > 1e-3
