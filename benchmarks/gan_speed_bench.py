@@ -8,12 +8,14 @@ float32, side by side in one process.
 
 Each variant is timed as the median epoch (first epoch skipped: tracing)
 inside one ``fit``. Variants are interleaved over the repeats, and the order
-is reversed every other repeat. Epoch times on this VM came out bimodal
-(7.7 s or 10.2 s for the same model with nothing else running), so the
-ratios are the medians over the repeats of the ratio within each repeat,
-where both sides ran minutes apart. Targets: our/reference time ratio <= 1.0;
-bfloat16 speed-up >= 2.0x (only reachable on CPUs with bf16 matrix units,
-AMX or AVX512-BF16; recorded beside the result).
+is reversed every other repeat, and the ratios are the medians over the
+repeats of the ratio within each repeat. float32 epochs vary between fits
+on this VM (7.5 s to 10.2 s for the same model with nothing else running;
+benchmarks/README.md has what was found of the cause), so a single median
+would not do. Targets: our/reference time ratio <= 1.0;
+bfloat16 speed-up >= 2.0x, which takes AMX: with AVX512-BF16 alone a bf16
+matmul is only 2.0x a float32 one (``cnn_speed``), and the CPU's units are
+recorded beside the result.
 """
 
 import statistics
@@ -63,10 +65,9 @@ def _reference(shape, filters):
 
 
 def epoch_seconds(make, images, policy, epochs, batch, filters):
-    # A fresh Keras session for every fit (then the policy: clear_session()
-    # resets it). Without it, fits later in the process kept the earlier
-    # models alive and, on this VM, 4 of 6 repeated fits of the same model
-    # ran ~1.3x slower (10.2 s epochs instead of 7.7 s; 0 of 5 with it).
+    # A fresh Keras session for every fit: earlier models are freed and each
+    # variant builds the same graph every repeat. The policy comes after it:
+    # clear_session() resets the policy too.
     keras.utils.clear_session()
     keras.config.set_dtype_policy(policy)
     try:

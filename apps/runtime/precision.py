@@ -6,8 +6,9 @@ capability 7.0+), ``mixed_bfloat16`` on CPUs with AMX bf16 tile units, else
 bf16 matmuls are 2x faster and convolutional nets gain (ResNet-50 1.56x,
 VGG-16 1.79x in ``benchmarks cnn_speed``), but small dense models lose
 (``mlp`` 1.12x slower) and bf16 costs precision, so there it is the user's
-choice (``--precision mixed_bfloat16``). Models keep their final activation and their
-losses in float32 whatever the policy (``dtype="float32"`` on the last layer).
+choice (``--precision mixed_bfloat16``). Models keep their final activation
+and their losses in float32 whatever the policy (``dtype="float32"`` on the
+last layer).
 """
 
 import functools
