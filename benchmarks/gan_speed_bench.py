@@ -13,9 +13,9 @@ repeats of the ratio within each repeat. float32 epochs vary between fits
 on this VM (7.5 s to 10.2 s for the same model with nothing else running;
 benchmarks/README.md has what was found of the cause), so a single median
 would not do. Targets: our/reference time ratio <= 1.0;
-bfloat16 speed-up >= 2.0x, which takes AMX: with AVX512-BF16 alone a bf16
-matmul is only 2.0x a float32 one (``cnn_speed``), and the CPU's units are
-recorded beside the result.
+bfloat16 speed-up >= 2.0x (set on an AMX machine; here a large bf16 matmul
+is 2.0x a float32 one, ``cnn_speed``). The CPU's units are recorded beside
+the result.
 """
 
 import statistics
