@@ -5,6 +5,7 @@ every measurement records the CPU share other processes used while it ran
 and ``comparable`` refuses a comparison when that share is high.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -80,24 +81,36 @@ def compile_for_timing(model):
     return model
 
 
-def step_seconds_per_epoch(build, input_shape, classes, batch, precision, steps, epochs):
-    """Seconds per train step of each epoch but the first (tracing) of one
-    ``fit`` of ``build()`` under ``precision``, from seed 0."""
+@contextlib.contextmanager
+def fresh_session(precision):
+    """A fresh Keras session (earlier models freed, layer names restarted)
+    under the dtype policy ``precision``; float32 again on exit."""
     # clear_session() resets every Keras global, the dtype policy included:
     # it must come before set_dtype_policy, or every variant times float32.
     keras.utils.clear_session()
     keras.config.set_dtype_policy(precision)
-    keras.utils.set_random_seed(0)
     try:
-        model = build()
-        if model.dtype_policy.name != precision:
-            raise RuntimeError(f"built a {model.dtype_policy.name} model to time {precision}")
-        compile_for_timing(model)
+        yield
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def built_under(model, precision):
+    """``model``, or ``RuntimeError`` if it was built under another policy."""
+    if model.dtype_policy.name != precision:
+        raise RuntimeError(f"built a {model.dtype_policy.name} model to time {precision}")
+    return model
+
+
+def step_seconds_per_epoch(build, input_shape, classes, batch, precision, steps, epochs):
+    """Seconds per train step of each epoch but the first (tracing) of one
+    ``fit`` of ``build()`` under ``precision``, from seed 0."""
+    with fresh_session(precision):
+        keras.utils.set_random_seed(0)
+        model = compile_for_timing(built_under(build(), precision))
         timer = EpochTimer()
         model.fit(repeated_batch(input_shape, classes, batch), epochs=epochs,
                   steps_per_epoch=steps, callbacks=[timer], shuffle=False, verbose=0)
-    finally:
-        keras.config.set_dtype_policy("float32")
     return [seconds / steps for seconds in timer.seconds[1:]]
 
 

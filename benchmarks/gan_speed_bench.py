@@ -25,7 +25,8 @@ import tensorflow as tf
 
 from apps.gan.models import DCGAN, build_discriminator, build_generator
 from apps.runtime.precision import cpu_has_amx, cpu_has_bf16_units
-from benchmarks.common import CpuShare, EpochTimer, comparable, write_result
+from benchmarks.common import (CpuShare, EpochTimer, built_under, comparable, fresh_session,
+                               write_result)
 from benchmarks.gan_reference import ReferenceDCGAN
 
 # The scale: 28x28 images, latent 128, batch 64; filters=128 gives the
@@ -65,18 +66,12 @@ def _reference(shape, filters):
 
 
 def epoch_seconds(make, images, policy, epochs, batch, filters):
-    # A fresh Keras session for every fit: earlier models are freed and each
-    # variant builds the same graph every repeat. The policy comes after it:
-    # clear_session() resets the policy too.
-    keras.utils.clear_session()
-    keras.config.set_dtype_policy(policy)
-    try:
-        model = make(images.shape[1:], filters)
+    # A fresh session for every fit: each variant builds the same graph every repeat.
+    with fresh_session(policy):
+        model = built_under(make(images.shape[1:], filters), policy)
         data = tf.data.Dataset.from_tensor_slices(images).batch(batch).cache().prefetch(2)
         timer = EpochTimer()
         model.fit(data, epochs=epochs, callbacks=[timer], verbose=0)
-    finally:
-        keras.config.set_dtype_policy("float32")
     return timer.median()
 
 
