@@ -48,6 +48,7 @@ import tensorflow as tf
 
 from apps.cnn.models import build_resnet50, build_vgg16
 from apps.runtime.precision import cpu_has_bf16_units
+from benchmarks import torch_child
 from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -108,17 +109,7 @@ def matmul_rate(dtype, size=2048, repeats=5):
 
 
 def torch_results(settings, quick):
-    """Time the PyTorch ResNet-50 in a child process (see cnn_torch_resnet.main)."""
-    import importlib.util
-    import json
-    import os
-    import pathlib
-    import subprocess
-
-    if importlib.util.find_spec("torch") is None:
-        print("  PyTorch ResNet-50: skipped, torch is not installed "
-              "(pip install -e '.[bench]')", flush=True)
-        return None
+    """Time the PyTorch ResNet-50 in a child process (see cnn_torch_resnet)."""
     variants = [("eager float32", False, False), ("eager bf16 autocast", False, True)]
     if not quick:  # Compiling takes over a minute per variant on 2 cores.
         variants += [("torch.compile float32", True, False),
@@ -126,22 +117,9 @@ def torch_results(settings, quick):
     arguments = {
         "input_shape": settings["input_shape"], "classes": settings["classes"],
         "batch": settings["batch"]["resnet50"], "steps": settings["steps"],
-        "repeats": max(2, settings["epochs"] - 1) * settings["rounds"],
-        "variants": variants, "threads": os.cpu_count(),
+        "repeats": max(2, settings["epochs"] - 1) * settings["rounds"], "variants": variants,
     }
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cnn_torch_resnet", json.dumps(arguments)],
-        cwd=pathlib.Path(__file__).resolve().parent.parent, capture_output=True, text=True,
-    )
-    if completed.returncode != 0:
-        print(f"  PyTorch ResNet-50: failed: {completed.stderr.strip().splitlines()[-1:]}",
-              flush=True)
-        return {"error": completed.stderr[-2000:]}
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
-    for name, values in results.items():
-        if "error" in values:
-            print(f"  PyTorch {name}: failed ({values['error'][:160]})", flush=True)
-    return results
+    return torch_child.run("benchmarks.cnn_torch_resnet", arguments, "PyTorch ResNet-50")
 
 
 def main(argv):

@@ -115,30 +115,16 @@ def time_train_steps(input_shape, num_classes, batch_size, steps, repeats, compi
     return statistics.median(times), warmup_seconds
 
 
-def main(argv):
-    """``python -m benchmarks.cnn_torch_resnet '{json settings}'``: print JSON results.
-
-    ``cnn_speed_bench`` runs this in a child process: in one process with
-    TensorFlow, whose thread pools were still live, PyTorch's float32 step
-    ran 30x slower here than on its own.
-    """
-    import json
-
-    settings = json.loads(argv[0])
-    torch.set_num_threads(settings.get("threads", torch.get_num_threads()))
-    results = {}
-    for name, compiled, bfloat16 in settings["variants"]:
-        try:
-            seconds, warmup = time_train_steps(
-                tuple(settings["input_shape"]), settings["classes"], settings["batch"],
-                settings["steps"], settings["repeats"], compiled=compiled, bfloat16=bfloat16)
-            results[name] = {"step_seconds": seconds, "warmup_seconds": warmup}
-        except Exception as error:  # torch.compile needs a working C++ toolchain.
-            results[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
-    print(json.dumps(results))
+def measure(settings, compiled, bfloat16):
+    seconds, warmup = time_train_steps(
+        tuple(settings["input_shape"]), settings["classes"], settings["batch"],
+        settings["steps"], settings["repeats"], compiled=compiled, bfloat16=bfloat16)
+    return {"step_seconds": seconds, "warmup_seconds": warmup}
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Run by cnn_speed_bench through benchmarks.torch_child.
     import sys
 
-    main(sys.argv[1:])
+    from benchmarks import torch_child
+
+    torch_child.serve(sys.argv[1:], measure)
