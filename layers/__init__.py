@@ -10,3 +10,4 @@ from layers.inception_module import InceptionModule
 from layers.local_response_normalization import LocalResponseNormalization
 from layers.residual_block import ResidualBlock
 from layers.sampling import Sampling
+from layers.small_map_conv2d import SmallMapConv2D

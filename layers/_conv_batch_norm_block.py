@@ -10,6 +10,7 @@ shortcut)``. That lives here once.
 import keras
 
 from layers.fused_batch_normalization import FusedBatchNormalization
+from layers.small_map_conv2d import SmallMapConv2D
 
 
 class ConvBatchNormBlock(keras.layers.Layer):
@@ -47,7 +48,9 @@ class ConvBatchNormBlock(keras.layers.Layer):
         self.shortcut_batch_norm = None
 
     def _convolution(self, filters, kernel_size, strides, name):
-        return keras.layers.Conv2D(
+        # keras.layers.Conv2D, with a faster kernel gradient on tiny maps
+        # (ResNet's last stage on small images).
+        return SmallMapConv2D(
             filters,
             kernel_size,
             strides=strides,

@@ -1,0 +1,109 @@
+"""``SmallMapConv2D``: ``keras.layers.Conv2D`` with a matmul kernel gradient
+on small feature maps.
+
+The kernel gradient of a convolution is a matrix product: im2col patches of
+the input (``N * Ho * Wo`` rows, ``kh * kw * C_in`` columns), transposed,
+times the output gradient (``N * Ho * Wo`` rows, ``C_out`` columns). When
+the output map is tiny, as in ResNet-50's last stage at 64x64 inputs (2x2
+maps, 15M of the 25.6M weights), the product's inner dimension is short and
+the weights are many. TensorFlow's oneDNN kernel for that gradient
+(``Conv2DBackpropFilter``) is slow there, and slower in bfloat16 than in
+float32, while the plain matmul is fast in both. Measured on a 2-core AVX512
+CPU at batch 32 (``benchmarks/README.md``)::
+
+    kernel gradient, 2x2 output   oneDNN f32  matmul f32  oneDNN bf16  matmul bf16
+    3x3, 512 -> 512                  5.05 ms     3.83 ms     10.22 ms      3.07 ms
+    1x1, 2048 -> 512                 2.55 ms     1.74 ms      2.63 ms      1.09 ms
+
+From 4x4 maps on it is a mixed result and from 8x8 on the oneDNN kernel
+wins, so the matmul is used only up to ``matmul_gradient_max_positions``
+output positions (``Ho * Wo``, 4 by default). The forward pass and the input
+gradient are TensorFlow's usual convolution ops either way; the result and
+the gradients are the same as ``keras.layers.Conv2D``'s (tested to 1e-5).
+Other backends, dilated or grouped convolutions and ``channels_first`` run
+``keras.layers.Conv2D`` unchanged, so it is a drop-in replacement.
+"""
+
+import keras
+
+
+def _conv2d_with_matmul_kernel_gradient(inputs, kernel, strides, padding):
+    """``tf.nn.conv2d`` whose kernel gradient is one im2col matmul."""
+    import tensorflow as tf
+
+    kernel_height, kernel_width, in_channels, out_channels = kernel.shape
+    window_strides = [1, *strides, 1]
+    padding = padding.upper()
+
+    @tf.custom_gradient
+    def convolve(x, w):
+        def gradient(output_gradient):
+            input_gradient = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=tf.shape(x), filter=w, out_backprop=output_gradient,
+                strides=window_strides, padding=padding)
+            if kernel_height == kernel_width == 1:
+                # A 1x1 window pads nothing under either padding.
+                patches = x[:, :: strides[0], :: strides[1], :]
+            else:
+                patches = tf.image.extract_patches(
+                    x, [1, kernel_height, kernel_width, 1], window_strides, [1, 1, 1, 1],
+                    padding)
+            # Patches are laid out (kh, kw, C_in), the kernel's own order.
+            kernel_gradient = tf.matmul(
+                tf.reshape(patches, [-1, kernel_height * kernel_width * in_channels]),
+                tf.reshape(output_gradient, [-1, out_channels]), transpose_a=True)
+            return input_gradient, tf.reshape(kernel_gradient, tf.shape(w))
+
+        return tf.nn.conv2d(x, w, window_strides, padding), gradient
+
+    return convolve(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class SmallMapConv2D(keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` whose kernel gradient is a matmul on small maps.
+
+    Args: those of ``keras.layers.Conv2D``, and
+
+        matmul_gradient_max_positions: Non-negative int. The kernel gradient
+            is computed as one matmul when the output map has at most this
+            many positions (height times width); 0 never does. Defaults to
+            ``4`` (2x2 maps), where it was measured faster in float32 and
+            bfloat16.
+
+    Example:
+
+    ```python
+    x = SmallMapConv2D(512, 3, padding="same")(x)   # instead of keras.layers.Conv2D
+    ```
+    """
+
+    def __init__(self, *args, matmul_gradient_max_positions=4, **kwargs):
+        super().__init__(*args, **kwargs)
+        if (not isinstance(matmul_gradient_max_positions, int)
+                or isinstance(matmul_gradient_max_positions, bool)
+                or matmul_gradient_max_positions < 0):
+            raise ValueError(
+                "`matmul_gradient_max_positions` must be a non-negative integer. "
+                f"Received: matmul_gradient_max_positions={matmul_gradient_max_positions}")
+        self.matmul_gradient_max_positions = matmul_gradient_max_positions
+
+    def uses_matmul_gradient(self, input_shape):
+        """Whether inputs of this (static) shape take the matmul kernel gradient."""
+        if (keras.backend.backend() != "tensorflow" or self.data_format != "channels_last"
+                or tuple(self.dilation_rate) != (1, 1) or self.groups != 1
+                or len(input_shape) != 4):
+            return False
+        height, width = self.compute_output_shape(input_shape)[1:3]
+        if height is None or width is None:
+            return False
+        return height * width <= self.matmul_gradient_max_positions
+
+    def convolution_op(self, inputs, kernel):
+        if not self.uses_matmul_gradient(tuple(inputs.shape)):
+            return super().convolution_op(inputs, kernel)
+        return _conv2d_with_matmul_kernel_gradient(inputs, kernel, self.strides, self.padding)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "matmul_gradient_max_positions": self.matmul_gradient_max_positions}
