@@ -27,11 +27,35 @@ Other backends, dilated or grouped convolutions and ``channels_first`` run
 import keras
 
 
-def _conv2d_with_matmul_kernel_gradient(inputs, kernel, strides, padding):
-    """``tf.nn.conv2d`` whose kernel gradient is one im2col matmul."""
+def matmul_kernel_gradient(inputs, output_gradient, kernel_shape, strides, padding):
+    """The gradient of a 2-D convolution with respect to its kernel, as one
+    im2col matmul: the same values as TensorFlow's ``Conv2DBackpropFilter``.
+
+    ``inputs`` (N, H, W, C_in), ``output_gradient`` (N, Ho, Wo, C_out),
+    ``kernel_shape`` (kh, kw, C_in, C_out), ``strides`` (sh, sw), ``padding``
+    "same" or "valid"; channels-last, no dilation. TensorFlow backend.
+    """
     import tensorflow as tf
 
-    kernel_height, kernel_width, in_channels, out_channels = kernel.shape
+    kernel_height, kernel_width, in_channels, out_channels = kernel_shape
+    if kernel_height == kernel_width == 1:
+        # A 1x1 window pads nothing under either padding.
+        patches = inputs[:, :: strides[0], :: strides[1], :]
+    else:
+        patches = tf.image.extract_patches(
+            inputs, [1, kernel_height, kernel_width, 1], [1, *strides, 1], [1, 1, 1, 1],
+            padding.upper())
+    # Patches are laid out (kh, kw, C_in), the kernel's own order.
+    gradient = tf.matmul(
+        tf.reshape(patches, [-1, kernel_height * kernel_width * in_channels]),
+        tf.reshape(output_gradient, [-1, out_channels]), transpose_a=True)
+    return tf.reshape(gradient, kernel_shape)
+
+
+def _conv2d_with_matmul_kernel_gradient(inputs, kernel, strides, padding):
+    """``tf.nn.conv2d`` whose kernel gradient is ``matmul_kernel_gradient``."""
+    import tensorflow as tf
+
     window_strides = [1, *strides, 1]
     padding = padding.upper()
 
@@ -41,18 +65,8 @@ def _conv2d_with_matmul_kernel_gradient(inputs, kernel, strides, padding):
             input_gradient = tf.raw_ops.Conv2DBackpropInput(
                 input_sizes=tf.shape(x), filter=w, out_backprop=output_gradient,
                 strides=window_strides, padding=padding)
-            if kernel_height == kernel_width == 1:
-                # A 1x1 window pads nothing under either padding.
-                patches = x[:, :: strides[0], :: strides[1], :]
-            else:
-                patches = tf.image.extract_patches(
-                    x, [1, kernel_height, kernel_width, 1], window_strides, [1, 1, 1, 1],
-                    padding)
-            # Patches are laid out (kh, kw, C_in), the kernel's own order.
-            kernel_gradient = tf.matmul(
-                tf.reshape(patches, [-1, kernel_height * kernel_width * in_channels]),
-                tf.reshape(output_gradient, [-1, out_channels]), transpose_a=True)
-            return input_gradient, tf.reshape(kernel_gradient, tf.shape(w))
+            return input_gradient, matmul_kernel_gradient(x, output_gradient, w.shape,
+                                                          strides, padding)
 
         return tf.nn.conv2d(x, w, window_strides, padding), gradient
 

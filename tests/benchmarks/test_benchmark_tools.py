@@ -52,3 +52,45 @@ def test_step_timing_builds_and_trains_under_the_precision_it_reports(precision)
     assert built == [precision]
     assert len(seconds) == 1 and seconds[0] > 0
     assert keras.config.dtype_policy().name == "float32"  # restored for whatever runs next
+
+
+def test_small_map_conv_switch_turns_the_matmul_gradient_off_and_back_on():
+    from benchmarks.small_map_conv_bench import matmul_gradient
+    from layers import BottleneckBlock
+
+    def limits():
+        block = BottleneckBlock(filters=4, strides=2)
+        block.build((1, 4, 4, 8))
+        convolutions = [layer for layer in block._layers if hasattr(layer, "kernel_size")]
+        return {layer.matmul_gradient_max_positions for layer in convolutions}
+
+    with matmul_gradient(False):
+        assert limits() == {0}  # the "oneDNN" variant really times Conv2D's gradient
+    assert limits() == {4}
+    with matmul_gradient(True):
+        assert limits() == {4}
+
+
+def test_torch_child_reports_each_variant_and_keeps_going_after_a_failure(capsys, monkeypatch):
+    import sys
+    import types
+
+    from benchmarks import torch_child
+
+    threads = []  # torch itself is only in the bench extra: a stand-in records the call
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(
+        set_num_threads=threads.append, get_num_threads=lambda: 2))
+
+    def measure(settings, compiled, bfloat16):
+        if compiled:
+            raise RuntimeError("no C++ compiler")
+        return {"seconds": settings["scale"] * (2 if bfloat16 else 1)}
+
+    settings = {"threads": 1, "scale": 3, "variants": [["eager float32", False, False],
+                                                       ["compiled", True, False],
+                                                       ["eager bf16", False, True]]}
+    torch_child.serve([json.dumps(settings)], measure)
+    assert threads == [1]
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert results["eager float32"] == {"seconds": 3} and results["eager bf16"] == {"seconds": 6}
+    assert "no C++ compiler" in results["compiled"]["error"]
