@@ -121,3 +121,32 @@ def test_keras_file_keeps_the_limit(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras").layers[-1]
     assert isinstance(loaded, SmallMapConv2D) and loaded.matmul_gradient_max_positions == 7
+
+
+def test_mirrored_step_equals_single_device_step():
+    from apps.runtime.distribute import make_strategy
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8, 2, 2, 3)).astype("float32")
+    y = rng.normal(size=(8, 2)).astype("float32")
+
+    def trained(strategy):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            inputs = keras.Input((2, 2, 3))
+            hidden = SmallMapConv2D(4, 3, padding="same")(inputs)
+            model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(hidden)))
+            model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        start = [w.copy() for w in model.get_weights()]
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+        return start, model.get_weights()
+
+    mirrored = make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2
+    start_single, single = trained(tf.distribute.get_strategy())
+    start_mirrored, replicated = trained(mirrored)
+    for a, b in zip(start_single, start_mirrored):
+        np.testing.assert_array_equal(a, b)
+    for before, a, b in zip(start_single, single, replicated):
+        assert not np.allclose(before, a)  # the step moved every weight
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
