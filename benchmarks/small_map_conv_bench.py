@@ -1,4 +1,4 @@
-"""small-map convolution: what ``layers.SmallMapConv2D``'s matmul kernel gradient saves.
+"""small-map convolution: what ``layers.SmallMapConv2D``'s matmuls save.
 
     python -m benchmarks small_map_conv            # ~8 minutes
     python -m benchmarks --quick small_map_conv    # tiny shapes (a smoke run)
@@ -8,11 +8,14 @@ Two parts, float32 and bf16 side by side:
 - per shape, the kernel gradient alone: TensorFlow's ``Conv2DBackpropFilter``
   (oneDNN) against ``layers.small_map_conv2d.matmul_kernel_gradient`` (one
   im2col matmul), on the last stages of ResNet-50 and VGG-16 at 64x64
-  inputs, batch 32: where the layer's 4-position limit comes from;
+  inputs, batch 32: where the layer's 4-position limit comes from; and for
+  1x1 stride-1 convolutions also the forward pass and the input gradient,
+  oneDNN's convolution ops against one matmul each
+  (``layers.small_map_conv2d.pointwise_matmul``);
 - the ``cnn`` app's ResNet-50 train step (64x64x3, batch 32, 1000 classes)
-  with the matmul gradient on (the default) and off (the layer with its
-  limit set to 0, i.e. ``keras.layers.Conv2D``'s gradient), alternating over
-  two rounds, each the median epoch of one ``fit``.
+  with the matmuls on (the default) and off (the layer with its limit set
+  to 0, i.e. ``keras.layers.Conv2D``), alternating over two rounds, each
+  the median epoch of one ``fit``.
 
 Ratios are matmul / oneDNN time (below 1: the matmul is faster).
 """
@@ -24,7 +27,7 @@ import sys
 from apps.cnn.models import build_resnet50
 from benchmarks.common import CpuShare, comparable, median_time, step_seconds_per_epoch, write_result
 from layers import SmallMapConv2D
-from layers.small_map_conv2d import matmul_kernel_gradient
+from layers.small_map_conv2d import matmul_kernel_gradient, pointwise_matmul
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 # name: (batch, input size, C_in, C_out, kernel, stride); output positions in the name.
@@ -39,7 +42,7 @@ SHAPES = {
     "vgg16 block 5, 3x3 512->512, 4x4": (32, 4, 512, 512, 3, 1),
     "resnet50 stage 2, 3x3 128->128, 8x8": (32, 8, 128, 128, 3, 1),
 }
-QUICK_SHAPES = {"3x3 16->16, 2x2": (4, 2, 16, 16, 3, 1)}
+QUICK_SHAPES = {"3x3 16->16, 2x2": (4, 2, 16, 16, 3, 1), "1x1 16->32, 2x2": (4, 2, 16, 32, 1, 1)}
 
 
 def kernel_gradient_seconds(spec, precision, repeats):
@@ -61,6 +64,33 @@ def kernel_gradient_seconds(spec, precision, repeats):
         inputs, output_gradient, shape, (stride, stride), padding))
     return (median_time(lambda: onednn().numpy(), repeats=repeats, warmup=3),
             median_time(lambda: matmul().numpy(), repeats=repeats, warmup=3))
+
+
+def pointwise_seconds(spec, precision, repeats):
+    """Median seconds of a 1x1 stride-1 convolution's forward pass and input
+    gradient: {"forward": (oneDNN, matmul), "input_gradient": (oneDNN, matmul)}."""
+    import tensorflow as tf
+
+    batch, size, in_channels, out_channels = spec[:4]
+    dtype = tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32
+    inputs = tf.cast(tf.random.stateless_normal((batch, size, size, in_channels), (0, 3)), dtype)
+    kernel = tf.cast(tf.random.stateless_normal((1, 1, in_channels, out_channels), (0, 4)), dtype)
+    output_gradient = tf.cast(tf.random.stateless_normal(
+        (batch, size, size, out_channels), (0, 5)), dtype)
+    variants = {
+        "forward": (lambda: tf.nn.conv2d(inputs, kernel, 1, "VALID"),
+                    lambda: pointwise_matmul(inputs, kernel)),
+        "input_gradient": (
+            lambda: tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=inputs.shape, filter=kernel, out_backprop=output_gradient,
+                strides=[1, 1, 1, 1], padding="VALID"),
+            lambda: tf.reshape(tf.matmul(tf.reshape(output_gradient, [-1, out_channels]),
+                                         tf.reshape(kernel, [in_channels, out_channels]),
+                                         transpose_b=True), inputs.shape)),
+    }
+    return {name: tuple(median_time(lambda f=tf.function(fn): f().numpy(), repeats=repeats,
+                                    warmup=3) for fn in pair)
+            for name, pair in variants.items()}
 
 
 @contextlib.contextmanager
@@ -95,6 +125,15 @@ def main(argv):
                     "time_ratio_matmul_over_onednn": matmul / onednn}
                 print(f"  {name:42s} {precision:15s} oneDNN {onednn * 1000:7.2f} ms, matmul "
                       f"{matmul * 1000:7.2f} ms: ratio {matmul / onednn:.2f}", flush=True)
+                if spec[4:] == (1, 1):  # pointwise: forward and input gradient too
+                    for part, (onednn, matmul) in pointwise_seconds(
+                            spec, precision, repeats).items():
+                        results["kernel_gradient"][name][precision][part] = {
+                            "onednn_seconds": onednn, "matmul_seconds": matmul,
+                            "time_ratio_matmul_over_onednn": matmul / onednn}
+                        print(f"  {name + ', ' + part:42s} {precision:15s} oneDNN "
+                              f"{onednn * 1000:7.2f} ms, matmul {matmul * 1000:7.2f} ms: ratio "
+                              f"{matmul / onednn:.2f}", flush=True)
         for precision in PRECISIONS:
             times = {True: [], False: []}
             for round_index in range(rounds):
@@ -108,12 +147,12 @@ def main(argv):
                 "matmul_step_seconds": times[True], "onednn_step_seconds": times[False],
                 "median_matmul": on, "median_onednn": off, "time_ratio_matmul_over_onednn":
                 on / off}
-            print(f"  resnet50 train step {precision:15s} matmul gradient {on * 1000:7.1f} ms, "
+            print(f"  resnet50 train step {precision:15s} matmuls {on * 1000:7.1f} ms, "
                   f"oneDNN {off * 1000:7.1f} ms: ratio {on / off:.3f}", flush=True)
     step = results["resnet50_step"]
     speedups = {k: step["float32"][k] / step["mixed_bfloat16"][k]
                 for k in ("median_matmul", "median_onednn")}
-    print(f"  resnet50 bf16 speed-up: {speedups['median_matmul']:.2f}x with the matmul gradient, "
+    print(f"  resnet50 bf16 speed-up: {speedups['median_matmul']:.2f}x with the matmuls, "
           f"{speedups['median_onednn']:.2f}x without; other processes used {share.other:.0%} "
           "of the CPU", flush=True)
     if not comparable(share.other):

@@ -1,5 +1,5 @@
-"""``SmallMapConv2D``: ``keras.layers.Conv2D`` with a matmul kernel gradient
-on small feature maps.
+"""``SmallMapConv2D``: ``keras.layers.Conv2D`` computed as matmuls on small
+feature maps.
 
 The kernel gradient of a convolution is a matrix product: im2col patches of
 the input (``N * Ho * Wo`` rows, ``kh * kw * C_in`` columns), transposed,
@@ -7,21 +7,27 @@ times the output gradient (``N * Ho * Wo`` rows, ``C_out`` columns). When
 the output map is tiny, as in ResNet-50's last stage at 64x64 inputs (2x2
 maps, 15M of the 25.6M weights), the product's inner dimension is short and
 the weights are many. TensorFlow's oneDNN kernel for that gradient
-(``Conv2DBackpropFilter``) is slow there, and slower in bfloat16 than in
-float32, while the plain matmul is fast in both. Measured on a 2-core AVX512
-CPU at batch 32 (``benchmarks/README.md``)::
+(``Conv2DBackpropFilter``) is slow there, and no faster in bfloat16 than in
+float32, while the plain matmul is fast in both. A 1x1, stride-1
+convolution is a matmul outright, and on such maps its forward pass and
+input gradient are faster as one too. Measured side by side on a 2-core
+AVX512 CPU at batch 32 (``python -m benchmarks small_map_conv``, matmul time
+over oneDNN time; below 1, the matmul is faster)::
 
-    kernel gradient, 2x2 output   oneDNN f32  matmul f32  oneDNN bf16  matmul bf16
-    3x3, 512 -> 512                  5.05 ms     3.83 ms     10.22 ms      3.07 ms
-    1x1, 2048 -> 512                 2.55 ms     1.74 ms      2.63 ms      1.09 ms
+    on 2x2 output maps                        float32   bfloat16
+    kernel gradient, 3x3 512 -> 512             0.67      0.36
+    kernel gradient, 1x1 2048 -> 512            0.55      0.37
+    1x1 2048 -> 512, forward / input gradient   0.78 / 0.97   0.66 / 0.71
 
-From 4x4 maps on it is a mixed result and from 8x8 on the oneDNN kernel
-wins, so the matmul is used only up to ``matmul_gradient_max_positions``
-output positions (``Ho * Wo``, 4 by default). The forward pass and the input
-gradient are TensorFlow's usual convolution ops either way; the result and
-the gradients are the same as ``keras.layers.Conv2D``'s (tested to 1e-5).
-Other backends, dilated or grouped convolutions and ``channels_first`` run
-``keras.layers.Conv2D`` unchanged, so it is a drop-in replacement.
+From 4x4 maps on it is a mixed result and from 8x8 on oneDNN wins, so the
+matmuls are used only up to ``matmul_gradient_max_positions`` output
+positions (``Ho * Wo``, 4 by default). There, a 1x1 stride-1 convolution is
+one matmul (forward and both gradients), and any other convolution keeps
+TensorFlow's forward and input-gradient ops and takes its kernel gradient as
+the im2col matmul. The results and gradients are those of
+``keras.layers.Conv2D`` (tested to 1e-5). Other backends, dilated or
+grouped convolutions and ``channels_first`` run ``keras.layers.Conv2D``
+unchanged, so it is a drop-in replacement.
 """
 
 import keras
@@ -73,16 +79,28 @@ def _conv2d_with_matmul_kernel_gradient(inputs, kernel, strides, padding):
     return convolve(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
 
 
+def pointwise_matmul(inputs, kernel):
+    """A 1x1, stride-1 convolution as the matmul it is: its forward pass,
+    input gradient and kernel gradient are then all one matmul each."""
+    import tensorflow as tf
+
+    in_channels, out_channels = kernel.shape[-2:]
+    flat = tf.matmul(tf.reshape(inputs, [-1, in_channels]),
+                     tf.reshape(kernel, [in_channels, out_channels]))
+    return tf.reshape(flat, tf.concat([tf.shape(inputs)[:-1], [out_channels]], 0))
+
+
 @keras.saving.register_keras_serializable(package="dlsuite")
 class SmallMapConv2D(keras.layers.Conv2D):
-    """``keras.layers.Conv2D`` whose kernel gradient is a matmul on small maps.
+    """``keras.layers.Conv2D`` computed as matmuls on small output maps.
 
     Args: those of ``keras.layers.Conv2D``, and
 
-        matmul_gradient_max_positions: Non-negative int. The kernel gradient
-            is computed as one matmul when the output map has at most this
-            many positions (height times width); 0 never does. Defaults to
-            ``4`` (2x2 maps), where it was measured faster in float32 and
+        matmul_gradient_max_positions: Non-negative int. When the output
+            map has at most this many positions (height times width), the
+            kernel gradient is one matmul, and a 1x1 stride-1 convolution
+            is one matmul outright; 0 never does either. Defaults to ``4``
+            (2x2 maps), where both were measured faster in float32 and
             bfloat16.
 
     Example:
@@ -116,6 +134,8 @@ class SmallMapConv2D(keras.layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         if not self.uses_matmul_gradient(tuple(inputs.shape)):
             return super().convolution_op(inputs, kernel)
+        if tuple(self.kernel_size) == (1, 1) and tuple(self.strides) == (1, 1):
+            return pointwise_matmul(inputs, kernel)
         return _conv2d_with_matmul_kernel_gradient(inputs, kernel, self.strides, self.padding)
 
     def get_config(self):

@@ -40,6 +40,7 @@ def _output_and_gradients(layer, x):
 
 
 CONFIGS = [
+    {"filters": 5, "kernel_size": 1},  # pointwise: one matmul outright
     {"filters": 5, "kernel_size": 1, "strides": 2},  # ResNet's strided 1x1, odd map
     {"filters": 5, "kernel_size": 1, "strides": 2, "padding": "same"},
     {"filters": 6, "kernel_size": 3, "padding": "same"},
@@ -88,6 +89,17 @@ def test_takes_the_matmul_gradient_up_to_the_limit_and_the_conv_one_beyond():
     never = SmallMapConv2D(8, 3, padding="same", matmul_gradient_max_positions=0)
     never.build((2, 2, 2, 3))
     assert "Conv2DBackpropFilter" in _gradient_op_types(never, (2, 2, 2, 3))
+
+
+def test_pointwise_convolution_is_one_matmul_on_small_maps():
+    layer = SmallMapConv2D(8, 1)
+    layer.build((2, 2, 2, 3))
+    ops = _gradient_op_types(layer, (2, 2, 2, 3))
+    assert "MatMul" in ops and not {op for op in ops if op.startswith("Conv2D")}
+    # On a larger map, keras Conv2D's ops.
+    layer = SmallMapConv2D(8, 1)
+    layer.build((2, 3, 3, 3))
+    assert {"Conv2D", "Conv2DBackpropFilter"} <= _gradient_op_types(layer, (2, 3, 3, 3))
 
 
 def test_dilated_convolutions_keep_keras_gradient():
