@@ -3,8 +3,8 @@
 ``auto`` picks ``mixed_float16`` on GPUs with tensor cores (compute
 capability 7.0+), ``mixed_bfloat16`` on CPUs with AMX bf16 tile units, else
 ``float32``. CPUs with only AVX512-BF16 stay in float32: measured here, their
-bf16 matmuls are 2x faster and convolutional nets gain (ResNet-50 1.5-1.6x,
-VGG-16 1.7-2.0x in ``benchmarks cnn_speed``), but small dense models lose
+bf16 matmuls are 2x faster and convolutional nets gain (ResNet-50 1.6-1.7x,
+VGG-16 1.8x in ``benchmarks cnn_speed``), but small dense models lose
 (``mlp`` 1.12x slower) and bf16 costs precision, so there it is the user's
 choice (``--precision mixed_bfloat16``). Models keep their final activation
 and their losses in float32 whatever the policy (``dtype="float32"`` on the
