@@ -155,7 +155,8 @@ def main(argv):
                "time_ratio_ours_over_reference_bf16": ratio_bf16, "bf16_speedup": speedup,
                "reference_bf16_speedup": reference_speedup, "cpu_has_amx": cpu_has_amx(),
                "cpu_has_bf16_units": cpu_has_bf16_units(), "other_cpu_share": share.other,
-               "comparable": ok, "quick": quick, "pytorch_dcgan": torch, "images": list(images.shape),
+               "comparable": ok, "quick": quick, "pytorch_dcgan": torch,
+               "images": list(images.shape),
                "targets": {"time_ratio_max": 1.0, "bf16_speedup_min": 2.0}}
     write_result("gan_speed" + ("_quick" if quick else ""), payload)
     return payload

@@ -25,7 +25,8 @@ import statistics
 import sys
 
 from apps.cnn.models import build_resnet50
-from benchmarks.common import CpuShare, comparable, median_time, step_seconds_per_epoch, write_result
+from benchmarks.common import (CpuShare, comparable, median_time, step_seconds_per_epoch,
+                               write_result)
 from layers import SmallMapConv2D
 from layers.small_map_conv2d import matmul_kernel_gradient, pointwise_matmul
 
