@@ -30,7 +30,7 @@ Printed and written to ``benchmarks/results/cnn_speed[_quick].json``:
 - achieved FLOP/s of every variant as a fraction of a measured dense matmul
   rate in the same precision (train FLOPs ~ 3x the forward FLOPs that
   TensorFlow's profiler counts on the frozen forward graph);
-- PyTorch ResNet-50 (``benchmarks/cnn_torch_resnet.py``, in a child process
+- PyTorch ResNet-50 and VGG-16 (``benchmarks/cnn_torch_models.py``, in a child process
   started by this run: sharing a process with TensorFlow's thread pools
   made its float32 step 30x slower here) eager and
   ``torch.compile`` (full run only: compiling takes minutes), float32 and
@@ -110,18 +110,18 @@ def matmul_rate(dtype, size=2048, repeats=5):
     return 2 * size**3 / best
 
 
-def torch_results(settings, quick):
-    """Time the PyTorch ResNet-50 in a child process (see cnn_torch_resnet)."""
+def torch_results(settings, quick, family):
+    """Time the PyTorch ``family`` in a child process (see cnn_torch_models)."""
     variants = [("eager float32", False, False), ("eager bf16 autocast", False, True)]
     if not quick:  # Compiling takes over a minute per variant on 2 cores.
         variants += [("torch.compile float32", True, False),
                      ("torch.compile bf16 autocast", True, True)]
     arguments = {
         "input_shape": settings["input_shape"], "classes": settings["classes"],
-        "batch": settings["batch"]["resnet50"], "steps": settings["steps"],
+        "batch": settings["batch"][family], "steps": settings["steps"], "family": family,
         "repeats": max(2, settings["epochs"] - 1) * settings["rounds"], "variants": variants,
     }
-    return torch_child.run("benchmarks.cnn_torch_resnet", arguments, "PyTorch ResNet-50")
+    return torch_child.run("benchmarks.cnn_torch_models", arguments, f"PyTorch {family}")
 
 
 def main(argv):
@@ -144,7 +144,7 @@ def main(argv):
                     for name in order:
                         steps[family][precision][name] += keras_step_seconds(
                             builders[name], family, precision, settings)
-        torch = torch_results(settings, quick)
+        torch = {family: torch_results(settings, quick, family) for family in steps}
     flops = {family: forward_flops(_ours, family, settings) for family in steps}
     reference_flops = {family: forward_flops(_reference, family, settings) for family in steps}
 
@@ -183,18 +183,24 @@ def main(argv):
             print(f"  {family} {name}: mixed_bfloat16 speed-up over float32 {speedup:.2f}x",
                   flush=True)
         report["families"][family] = entry
-    if torch is not None:
-        ours = report["families"]["resnet50"]["step_seconds"]
-        report["pytorch_resnet50"] = torch
-        for name, values in torch.items():
+    for family, results in torch.items():
+        if results is None:
+            continue
+        ours = report["families"][family]["step_seconds"]
+        report[f"pytorch_{family}"] = results
+        for name, values in results.items():
             if "step_seconds" not in values:
                 continue
             precision = "mixed_bfloat16" if "bf16" in name else "float32"
             ratio = ours[precision]["ours"] / values["step_seconds"]
             values["time_ratio_ours_over_torch"] = ratio
-            print(f"  PyTorch resnet50 {name:28s} {values['step_seconds']:.3f} s per step "
+            print(f"  PyTorch {family} {name:28s} {values['step_seconds']:.3f} s per step "
                   f"(warm-up steps incl. any compilation {values['warmup_seconds']:.1f} s); ours "
                   f"{precision} / this: {ratio:.2f}", flush=True)
+        for kind, speedup in torch_child.bf16_speedups(results, "step_seconds").items():
+            results[f"{kind} bf16_speedup"] = speedup
+            print(f"  PyTorch {family} {kind}: bf16 speed-up over float32 {speedup:.2f}x",
+                  flush=True)
     if busy:
         print("  NOT COMPARABLE: the machine was busy; rerun on an idle machine", flush=True)
     write_result("cnn_speed" + ("_quick" if quick else ""), report)

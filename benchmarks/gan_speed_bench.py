@@ -141,13 +141,10 @@ def main(argv):
             if "median_epoch_seconds" in values:
                 print(f"  PyTorch {name:26s} {values['median_epoch_seconds'] * 1000:9.1f} "
                       f"ms/epoch, {images.shape[0] / values['median_epoch_seconds']:6.0f} ex/s")
-        for kind in ("eager", "torch.compile"):
-            pair = [torch.get(f"{kind} {p}", {}).get("median_epoch_seconds")
-                    for p in ("float32", "bf16 autocast")]
-            if None not in pair:
-                torch[f"{kind} bf16_speedup"] = pair[0] / pair[1]
-                print(f"  PyTorch {kind} bf16 speed-up {pair[0] / pair[1]:.2f}x "
-                      f"(the issue's AMX machine: 2.34x)")
+        for kind, speedup in torch_child.bf16_speedups(torch, "median_epoch_seconds").items():
+            torch[f"{kind} bf16_speedup"] = speedup
+            print(f"  PyTorch {kind} bf16 speed-up {speedup:.2f}x (the issue's AMX machine: "
+                  "2.34x)")
     if not ok:
         print("  (not comparable: the machine was busy; rerun on an idle machine)")
     payload = {"epoch_seconds": seconds, "median_epoch_seconds": median,

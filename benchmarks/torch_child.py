@@ -36,6 +36,18 @@ def run(module, arguments, label):
     return results
 
 
+def bf16_speedups(results, seconds_key):
+    """{kind: float32 time / bf16-autocast time} for "eager" and "torch.compile",
+    where ``results`` (as ``run`` returns) has both variants of the kind."""
+    speedups = {}
+    for kind in ("eager", "torch.compile"):
+        pair = [results.get(f"{kind} {p}", {}).get(seconds_key)
+                for p in ("float32", "bf16 autocast")]
+        if None not in pair:
+            speedups[kind] = pair[0] / pair[1]
+    return speedups
+
+
 def serve(argv, measure):
     """Child side: ``measure(settings, compiled, bfloat16)`` -> dict, per variant."""
     import torch

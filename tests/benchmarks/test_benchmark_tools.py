@@ -94,3 +94,12 @@ def test_torch_child_reports_each_variant_and_keeps_going_after_a_failure(capsys
     results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert results["eager float32"] == {"seconds": 3} and results["eager bf16"] == {"seconds": 6}
     assert "no C++ compiler" in results["compiled"]["error"]
+
+
+def test_torch_bf16_speedups_pair_each_kind_and_skip_incomplete_ones():
+    from benchmarks import torch_child
+
+    results = {"eager float32": {"s": 3.0}, "eager bf16 autocast": {"s": 2.0},
+               "torch.compile float32": {"s": 4.0},
+               "torch.compile bf16 autocast": {"error": "no compiler"}}
+    assert torch_child.bf16_speedups(results, "s") == {"eager": 1.5}

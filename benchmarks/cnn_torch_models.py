@@ -1,4 +1,4 @@
-"""A hand-written PyTorch ResNet-50, the reference of ``cnn_speed_bench``.
+"""Hand-written PyTorch ResNet-50 and VGG-16, the references of ``cnn_speed_bench``.
 
 The same network as ``apps.cnn.models.build_resnet50`` and
 ``keras.applications.ResNet50``: bottleneck blocks with the stride in the
@@ -69,6 +69,29 @@ class ResNet50(nn.Module):
         return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+class VGG16(nn.Module):
+    """``apps.cnn.models.build_vgg16`` / ``keras.applications.VGG16``: five
+    blocks of 3x3 "same" ReLU convolutions with 2x2 max pooling, two
+    4096-unit ReLU dense layers (no dropout, as ``cnn_speed`` builds ours)
+    and the classifier; flattened channels-last, as Keras flattens."""
+
+    def __init__(self, num_classes, in_channels=3, input_size=64):
+        super().__init__()
+        layers, channels = [], in_channels
+        for count, filters in zip((2, 2, 3, 3, 3), (64, 128, 256, 512, 512)):
+            for _ in range(count):
+                layers += [nn.Conv2d(channels, filters, 3, padding=1), nn.ReLU()]
+                channels = filters
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        flat = channels * (input_size // 32) ** 2
+        self.classifier = nn.Sequential(nn.Linear(flat, 4096), nn.ReLU(), nn.Linear(4096, 4096),
+                                        nn.ReLU(), nn.Linear(4096, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x).permute(0, 2, 3, 1), 1))
+
+
 def count_parameters(model):
     """Trainable parameters plus batch-norm running statistics (as Keras counts)."""
     buffers = sum(b.numel() for name, b in model.named_buffers() if "running" in name)
@@ -76,7 +99,7 @@ def count_parameters(model):
 
 
 def time_train_steps(input_shape, num_classes, batch_size, steps, repeats, compiled=False,
-                     bfloat16=False, seed=0):
+                     bfloat16=False, seed=0, family="resnet50"):
     """Median seconds per train step (SGD, cross-entropy), like the Keras side.
 
     Each repeat times ``steps`` steps; one warm-up repeat (and the
@@ -84,7 +107,8 @@ def time_train_steps(input_shape, num_classes, batch_size, steps, repeats, compi
     """
     torch.manual_seed(seed)
     height, width, channels = input_shape
-    model = ResNet50(num_classes, channels).to(memory_format=torch.channels_last)
+    model = (ResNet50(num_classes, channels) if family == "resnet50"
+             else VGG16(num_classes, channels, height)).to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
@@ -118,7 +142,8 @@ def time_train_steps(input_shape, num_classes, batch_size, steps, repeats, compi
 def measure(settings, compiled, bfloat16):
     seconds, warmup = time_train_steps(
         tuple(settings["input_shape"]), settings["classes"], settings["batch"],
-        settings["steps"], settings["repeats"], compiled=compiled, bfloat16=bfloat16)
+        settings["steps"], settings["repeats"], compiled=compiled, bfloat16=bfloat16,
+        family=settings.get("family", "resnet50"))
     return {"step_seconds": seconds, "warmup_seconds": warmup}
 
 
