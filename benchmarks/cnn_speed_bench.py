@@ -112,14 +112,11 @@ def matmul_rate(dtype, size=2048, repeats=5):
 
 def torch_results(settings, quick, family):
     """Time the PyTorch ``family`` in a child process (see cnn_torch_models)."""
-    variants = [("eager float32", False, False), ("eager bf16 autocast", False, True)]
-    if not quick:  # Compiling takes over a minute per variant on 2 cores.
-        variants += [("torch.compile float32", True, False),
-                     ("torch.compile bf16 autocast", True, True)]
     arguments = {
         "input_shape": settings["input_shape"], "classes": settings["classes"],
         "batch": settings["batch"][family], "steps": settings["steps"], "family": family,
-        "repeats": max(2, settings["epochs"] - 1) * settings["rounds"], "variants": variants,
+        "repeats": max(2, settings["epochs"] - 1) * settings["rounds"],
+        "variants": torch_child.variants(quick),
     }
     return torch_child.run("benchmarks.cnn_torch_models", arguments, f"PyTorch {family}")
 

@@ -5,10 +5,11 @@ ResNet-50 is the same network as ``apps.cnn.models.build_resnet50`` and
 first 1x1 convolution (the paper's and Keras's "v1"), convolutions with bias,
 batch norm with epsilon 1.001e-5 and momentum 0.99 (PyTorch's 0.01), so the
 parameter count is the same (25,636,712 at 224x224 with 1000 classes) and so
-is the work per step. VGG-16 is ``build_vgg16`` / ``keras.applications.VGG16``
-(138,357,544 parameters at 224x224). Both run in channels-last memory
-format, the layout of the Keras models and PyTorch's fast path on CPUs. Needs the ``bench`` extra
-(``pip install -e '.[bench]'``, torch 2.13.0 CPU).
+is the work per step. VGG-16 is ``build_vgg16`` /
+``keras.applications.VGG16`` (138,357,544 parameters at 224x224). Both run
+in channels-last memory format, the layout of the Keras models and
+PyTorch's fast path on CPUs. Needs the ``bench`` extra (``pip install -e
+'.[bench]'``, torch 2.13.0 CPU).
 """
 
 import statistics

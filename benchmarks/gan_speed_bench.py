@@ -84,15 +84,11 @@ def epoch_seconds(make, images, policy, epochs, batch, filters):
 
 def torch_results(images, batch, filters, epochs, quick):
     """Epoch times of the PyTorch DCGAN (see gan_torch_dcgan), or None without torch."""
-    variants = [("eager float32", False, False), ("eager bf16 autocast", False, True)]
-    if not quick:  # Compiling takes minutes on 2 cores.
-        variants += [("torch.compile float32", True, False),
-                     ("torch.compile bf16 autocast", True, True)]
     size, _, channels = images.shape[1:]
     arguments = {"image_size": size, "channels": channels, "latent": LATENT,
                  "filters": filters, "steps": upsampling_plan(size)[1], "batch": batch,
                  "examples": images.shape[0], "epochs": max(1, epochs - 1),  # as EpochTimer
-                 "variants": variants}
+                 "variants": torch_child.variants(quick)}
     return torch_child.run("benchmarks.gan_torch_dcgan", arguments, "PyTorch DCGAN")
 
 

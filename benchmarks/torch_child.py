@@ -15,6 +15,17 @@ import subprocess
 import sys
 
 
+def variants(quick):
+    """The (name, compiled, bfloat16) variants a reference runs: eager float32
+    and bf16 autocast, and the same under ``torch.compile`` in a full run
+    (compiling takes minutes on 2 cores). ``bf16_speedups`` pairs them by name."""
+    eager = [("eager float32", False, False), ("eager bf16 autocast", False, True)]
+    if quick:
+        return eager
+    return eager + [("torch.compile float32", True, False),
+                    ("torch.compile bf16 autocast", True, True)]
+
+
 def run(module, arguments, label):
     """``python -m module '{arguments}'`` -> {variant: result}, or None without torch."""
     if importlib.util.find_spec("torch") is None:

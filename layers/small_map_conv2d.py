@@ -121,7 +121,8 @@ class SmallMapConv2D(keras.layers.Conv2D):
         self.matmul_gradient_max_positions = matmul_gradient_max_positions
 
     def uses_matmul_gradient(self, input_shape):
-        """Whether inputs of this (static) shape take the matmul kernel gradient."""
+        """Whether inputs of this (static) shape take the matmul path (the
+        matmul kernel gradient, or one matmul for a 1x1 stride-1 kernel)."""
         if (keras.backend.backend() != "tensorflow" or self.data_format != "channels_last"
                 or tuple(self.dilation_rate) != (1, 1) or self.groups != 1
                 or len(input_shape) != 4):

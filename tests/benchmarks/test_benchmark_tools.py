@@ -103,3 +103,12 @@ def test_torch_bf16_speedups_pair_each_kind_and_skip_incomplete_ones():
                "torch.compile float32": {"s": 4.0},
                "torch.compile bf16 autocast": {"error": "no compiler"}}
     assert torch_child.bf16_speedups(results, "s") == {"eager": 1.5}
+
+
+def test_torch_variants_are_the_names_bf16_speedups_pairs():
+    from benchmarks import torch_child
+
+    for quick, kinds in ((True, {"eager"}), (False, {"eager", "torch.compile"})):
+        results = {name: {"s": 2.0 if bfloat16 else 3.0}
+                   for name, _, bfloat16 in torch_child.variants(quick)}
+        assert torch_child.bf16_speedups(results, "s") == {kind: 1.5 for kind in kinds}
