@@ -83,6 +83,13 @@ GOOGLENET_MODULES = (
 
 # Batch-norm epsilon of keras.applications' ResNets.
 BATCH_NORM_EPSILON = 1.001e-5
+# Moving-statistics momentum of the ResNets' batch norms: 0.9, as in He et
+# al.'s Torch code and PyTorch's default, not Keras's 0.99. With 0.99 the
+# moving statistics lag weights that still change fast, and a short run
+# evaluates near chance: ResNet-50 at width 0.25 after 250 Fashion-MNIST
+# steps scored 0.169 in inference mode against 0.837 with batch statistics;
+# with 0.9 it scores 0.829.
+BATCH_NORM_MOMENTUM = 0.9
 
 
 def scaled(units, width):
@@ -263,7 +270,7 @@ def build_resnet(depth, input_shape, num_classes, width=1.0, preprocessing=()):
     (50, 101, 152) with 64, 128, 256, 512 filters (stride 2 in the first
     block of stages 2-4, projection shortcuts where shapes change), then
     global average pooling and the classifier. Batch norm follows every
-    convolution. Convolutions keep their bias, as in ``keras.applications``,
+    convolution, with momentum :data:`BATCH_NORM_MOMENTUM`. Convolutions keep their bias, as in ``keras.applications``,
     so ResNet-50/101/152 match its parameter counts exactly.
     """
     if depth not in RESNET_STAGES:
@@ -282,7 +289,9 @@ def build_resnet(depth, input_shape, num_classes, width=1.0, preprocessing=()):
         x = keras.layers.Conv2D(
             scaled(64, width), 7, strides=2, padding="same", name="stem_convolution"
         )(x)
-    x = FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, name="stem_batch_norm")(x)
+    x = FusedBatchNormalization(
+        momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name="stem_batch_norm"
+    )(x)
     x = keras.layers.Activation("relu", name="stem_relu")(x)
     if not is_small(input_shape):
         x = _max_pool(x, 3, 2, "stem_pool", padding="same")
@@ -292,6 +301,7 @@ def build_resnet(depth, input_shape, num_classes, width=1.0, preprocessing=()):
                 scaled(filters, width),
                 strides=2 if stage > 1 and index == 1 else 1,
                 use_bias=True,
+                momentum=BATCH_NORM_MOMENTUM,
                 name=f"stage{stage}_block{index}",
             )(x)
     x = keras.layers.GlobalAveragePooling2D(name="average_pool")(x)

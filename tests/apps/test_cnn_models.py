@@ -69,6 +69,18 @@ def test_resnet_stage_counts_follow_the_paper():
     assert names[-1] == "stage4_block3"
 
 
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+def test_resnet_batch_norms_use_momentum_0_9_after_every_convolution(arch):
+    # Keras's 0.99 left a short run's moving statistics so far behind that
+    # ResNet-50 scored near chance in inference mode (models.py says more).
+    model = models.build_model(arch, (32, 32, 3), 10, width=0.125)
+    found = list(model._flatten_layers(include_self=False))
+    batch_norms = [layer for layer in found if isinstance(layer, keras.layers.BatchNormalization)]
+    convolutions = [layer for layer in found if isinstance(layer, keras.layers.Conv2D)]
+    assert len(batch_norms) == len(convolutions) > 0
+    assert {layer.momentum for layer in batch_norms} == {0.9}
+
+
 def test_imagenet_stem_downsamples_by_four_and_small_stem_does_not():
     large = models.build_model("resnet18", (64, 64, 3), 10, width=0.125)
     small = models.build_model("resnet18", (32, 32, 3), 10, width=0.125)
