@@ -269,9 +269,10 @@ def build_resnet(depth, input_shape, num_classes, width=1.0, preprocessing=()):
     :class:`layers.ResidualBlock` (18, 34) or :class:`layers.BottleneckBlock`
     (50, 101, 152) with 64, 128, 256, 512 filters (stride 2 in the first
     block of stages 2-4, projection shortcuts where shapes change), then
-    global average pooling and the classifier. Batch norm follows every
-    convolution, with momentum :data:`BATCH_NORM_MOMENTUM`. Convolutions keep their bias, as in ``keras.applications``,
-    so ResNet-50/101/152 match its parameter counts exactly.
+    global average pooling and the classifier. Batch norm, with momentum
+    :data:`BATCH_NORM_MOMENTUM`, follows every convolution. Convolutions
+    keep their bias, as in ``keras.applications``, so ResNet-50/101/152
+    match its parameter counts exactly.
     """
     if depth not in RESNET_STAGES:
         raise ValueError(
