@@ -181,10 +181,12 @@ def main(argv):
                   flush=True)
         report["families"][family] = entry
     for family, results in torch.items():
-        if results is None:
+        if results is None:  # torch is not installed
+            continue
+        report[f"pytorch_{family}"] = results
+        if "error" in results:  # the child failed; run() printed why
             continue
         ours = report["families"][family]["step_seconds"]
-        report[f"pytorch_{family}"] = results
         for name, values in results.items():
             if "step_seconds" not in values:
                 continue

@@ -3,9 +3,9 @@
 ResNet-50 is the same network as ``apps.cnn.models.build_resnet50`` and
 ``keras.applications.ResNet50``: bottleneck blocks with the stride in the
 first 1x1 convolution (the paper's and Keras's "v1"), convolutions with bias,
-batch norm with epsilon 1.001e-5 and momentum 0.99 (PyTorch's 0.01), so the
-parameter count is the same (25,636,712 at 224x224 with 1000 classes) and so
-is the work per step. VGG-16 is ``build_vgg16`` /
+batch norm with epsilon 1.001e-5 and our momentum 0.9 (PyTorch's 0.1), so
+the parameter count is the same (25,636,712 at 224x224 with 1000 classes)
+and so is the work per step. VGG-16 is ``build_vgg16`` /
 ``keras.applications.VGG16`` (138,357,544 parameters at 224x224). Both run
 in channels-last memory format, the layout of the Keras models and
 PyTorch's fast path on CPUs. Needs the ``bench`` extra (``pip install -e
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 EPSILON = 1.001e-5
-MOMENTUM = 0.01  # PyTorch's momentum is 1 - Keras's.
+MOMENTUM = 0.1  # PyTorch's momentum is 1 - Keras's (apps.cnn.models' 0.9).
 
 
 def _convolution_batch_norm(in_channels, out_channels, kernel_size, stride=1):

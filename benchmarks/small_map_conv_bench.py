@@ -111,6 +111,14 @@ def matmul_gradient(enabled):
         SmallMapConv2D.__init__ = original
 
 
+def compared(label, precision, onednn, matmul):
+    """Print one oneDNN-against-matmul timing and return it as a result entry."""
+    print(f"  {label:42s} {precision:15s} oneDNN {onednn * 1000:7.2f} ms, matmul "
+          f"{matmul * 1000:7.2f} ms: ratio {matmul / onednn:.2f}", flush=True)
+    return {"onednn_seconds": onednn, "matmul_seconds": matmul,
+            "time_ratio_matmul_over_onednn": matmul / onednn}
+
+
 def main(argv):
     quick = "--quick" in argv
     shapes = QUICK_SHAPES if quick else SHAPES
@@ -120,21 +128,12 @@ def main(argv):
     with CpuShare() as share:
         for name, spec in shapes.items():
             for precision in PRECISIONS:
-                onednn, matmul = kernel_gradient_seconds(spec, precision, repeats)
-                results["kernel_gradient"].setdefault(name, {})[precision] = {
-                    "onednn_seconds": onednn, "matmul_seconds": matmul,
-                    "time_ratio_matmul_over_onednn": matmul / onednn}
-                print(f"  {name:42s} {precision:15s} oneDNN {onednn * 1000:7.2f} ms, matmul "
-                      f"{matmul * 1000:7.2f} ms: ratio {matmul / onednn:.2f}", flush=True)
+                entry = compared(name, precision,
+                                 *kernel_gradient_seconds(spec, precision, repeats))
+                results["kernel_gradient"].setdefault(name, {})[precision] = entry
                 if spec[4:] == (1, 1):  # pointwise: forward and input gradient too
-                    for part, (onednn, matmul) in pointwise_seconds(
-                            spec, precision, repeats).items():
-                        results["kernel_gradient"][name][precision][part] = {
-                            "onednn_seconds": onednn, "matmul_seconds": matmul,
-                            "time_ratio_matmul_over_onednn": matmul / onednn}
-                        print(f"  {name + ', ' + part:42s} {precision:15s} oneDNN "
-                              f"{onednn * 1000:7.2f} ms, matmul {matmul * 1000:7.2f} ms: ratio "
-                              f"{matmul / onednn:.2f}", flush=True)
+                    for part, seconds in pointwise_seconds(spec, precision, repeats).items():
+                        entry[part] = compared(f"{name}, {part}", precision, *seconds)
         for precision in PRECISIONS:
             times = {True: [], False: []}
             for round_index in range(rounds):

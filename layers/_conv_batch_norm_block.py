@@ -48,8 +48,8 @@ class ConvBatchNormBlock(keras.layers.Layer):
         self.shortcut_batch_norm = None
 
     def _convolution(self, filters, kernel_size, strides, name):
-        # keras.layers.Conv2D, with a faster kernel gradient on tiny maps
-        # (ResNet's last stage on small images).
+        # keras.layers.Conv2D, computed as matmuls on tiny maps (ResNet's
+        # last stage on small images), where they are faster.
         return SmallMapConv2D(
             filters,
             kernel_size,

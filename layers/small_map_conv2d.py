@@ -11,13 +11,10 @@ the weights are many. TensorFlow's oneDNN kernel for that gradient
 float32, while the plain matmul is fast in both. A 1x1, stride-1
 convolution is a matmul outright, and on such maps its forward pass and
 input gradient are faster as one too. Measured side by side on a 2-core
-AVX512 CPU at batch 32 (``python -m benchmarks small_map_conv``, matmul time
-over oneDNN time; below 1, the matmul is faster)::
-
-    on 2x2 output maps                        float32   bfloat16
-    kernel gradient, 3x3 512 -> 512             0.67      0.36
-    kernel gradient, 1x1 2048 -> 512            0.55      0.37
-    1x1 2048 -> 512, forward / input gradient   0.78 / 0.97   0.66 / 0.71
+AVX512 CPU at batch 32 (``python -m benchmarks small_map_conv``; the
+per-shape table is in ``benchmarks/README.md``), on 2x2 output maps the
+matmuls take 0.56-0.84x oneDNN's time in float32 and 0.28-0.75x in
+bfloat16.
 
 From 4x4 maps on it is a mixed result and from 8x8 on oneDNN wins, so the
 matmuls are used only up to ``matmul_gradient_max_positions`` output

@@ -84,11 +84,9 @@ GOOGLENET_MODULES = (
 # Batch-norm epsilon of keras.applications' ResNets.
 BATCH_NORM_EPSILON = 1.001e-5
 # Moving-statistics momentum of the ResNets' batch norms: 0.9, as in He et
-# al.'s Torch code and PyTorch's default, not Keras's 0.99. With 0.99 the
-# moving statistics lag weights that still change fast, and a short run
-# evaluates near chance: ResNet-50 at width 0.25 after 250 Fashion-MNIST
-# steps scored 0.169 in inference mode against 0.837 with batch statistics;
-# with 0.9 it scores 0.829.
+# al.'s Torch code and PyTorch's default, not Keras's 0.99, whose moving
+# statistics lag weights that still change fast, so that a short run
+# evaluates near chance (README, "Every architecture").
 BATCH_NORM_MOMENTUM = 0.9
 
 
