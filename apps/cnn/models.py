@@ -407,3 +407,35 @@ def build_model(arch, input_shape, num_classes, width=1.0, preprocessing=()):
             f"arch must be one of {', '.join(ARCHITECTURES)}. Received: arch={arch!r}"
         )
     return BUILDERS[arch](input_shape, num_classes, width=width, preprocessing=preprocessing)
+
+
+# The layer whose input is each architecture's last feature map: what a
+# backbone returns.
+FEATURE_LAYERS = {
+    "lenet5": "flatten",
+    "alexnet": "flatten",
+    "vgg16": "flatten",
+    "vgg19": "flatten",
+    "resnet18": "average_pool",
+    "resnet34": "average_pool",
+    "resnet50": "average_pool",
+    "resnet101": "average_pool",
+    "resnet152": "average_pool",
+    "inception": "average_pool",
+}
+
+
+def build_backbone(arch, input_shape, width=1.0, preprocessing=(), name=None):
+    """``arch`` without its classifier: images -> the last feature map.
+
+    For other apps that put their own head on a ``cnn`` architecture (face
+    embeddings, detection). The output is the input of the layer named in
+    :data:`FEATURE_LAYERS`, always a map ``(batch, h, w, channels)``: the
+    last stage for the ResNets and GoogLeNet, the last pooled map for VGG
+    and AlexNet, C5's 1x1 maps for LeNet-5. The layers and weights
+    are those of :func:`build_model`'s network; the classifier is not built
+    into the returned model.
+    """
+    classifier = build_model(arch, input_shape, 2, width=width, preprocessing=preprocessing)
+    features = classifier.get_layer(FEATURE_LAYERS[arch]).input
+    return keras.Model(classifier.input, features, name=name or f"{arch}_backbone")

@@ -133,3 +133,22 @@ def test_invalid_arguments(kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         models.build_model(**arguments)
+
+
+@pytest.mark.parametrize("arch, feature_shape", [
+    ("lenet5", (1, 1, 30)), ("vgg16", (1, 1, 128)), ("resnet18", (4, 4, 128)),
+    ("resnet50", (4, 4, 512)), ("inception", (4, 4, 256))])
+def test_backbone_is_the_classifier_without_its_head(arch, feature_shape):
+    from apps.cnn.models import build_backbone
+
+    backbone = build_backbone(arch, (28, 28, 1), width=0.25)
+    assert tuple(backbone.output.shape[1:]) == feature_shape
+    classifier = models.build_model(arch, (28, 28, 1), 7, width=0.25)
+    kept = {layer.name for layer in backbone.layers}
+    head = {layer.name for layer in classifier.layers} - kept
+    # Only what follows the last feature map is left out.
+    assert head <= {"flatten", "average_pool", "f6", "fc1", "fc2", "dropout", "dropout1",
+                    "dropout2", "logits", "probabilities"}, head
+    assert "logits" in head and "probabilities" in head
+    assert backbone.count_params() == sum(
+        layer.count_params() for layer in classifier.layers if layer.name in kept)
