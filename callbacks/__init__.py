@@ -3,3 +3,5 @@
 from callbacks.epoch_history_log import EpochHistoryLog
 from callbacks.bias_variance import BiasVarianceMonitor, bias_variance
 from callbacks.error_analysis import ErrorAnalysisLogger, error_groups
+from callbacks.run_backup import CorruptBackup, RunBackup
+from callbacks.step_progbar_logger import StepProgbarLogger
