@@ -70,6 +70,8 @@ class RunBackup(keras.callbacks.Callback):
             default is ``model.load_weights``. dlsuite passes one that first
             refuses hostile files.
         log: ``f(message)`` for fallbacks and restores (default ``print``).
+        refuse: exception types ``load_weights`` raises for a file that must
+            stop training rather than fall back (a hostile file).
 
     Example:
 
@@ -80,7 +82,8 @@ class RunBackup(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, backup_dir, restore_dir=None, keep=2, load_weights=None, log=print):
+    def __init__(self, backup_dir, restore_dir=None, keep=2, load_weights=None, log=print,
+                 refuse=()):
         super().__init__()
         if backup_dir is None and restore_dir is None:
             raise ValueError("RunBackup needs backup_dir or restore_dir. "
@@ -92,6 +95,7 @@ class RunBackup(keras.callbacks.Callback):
         self.keep = keep
         self.load_weights = load_weights or (lambda model, path: model.load_weights(path))
         self.log = log
+        self.refuse = tuple(refuse)
         self.restored_epoch = 0
 
     # -- reading -------------------------------------------------------------------
@@ -141,7 +145,9 @@ class RunBackup(keras.callbacks.Callback):
             try:
                 state = self.read_state(backup)
                 self.load_weights(self.model, str(backup / WEIGHTS))
-            except Exception as error:  # noqa: BLE001 - every failure falls back
+            except self.refuse:
+                raise
+            except Exception as error:  # noqa: BLE001 - every other failure falls back
                 problems.append(f"{backup.name}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
                 self.log(f"backup {backup} cannot be restored ({problems[-1]}); "
                          "trying the one before it")

@@ -69,7 +69,8 @@ def standard_callbacks(session, has_dev, app_callbacks=(), log=print, verbose=1)
     if session.chief or session.resuming:
         backup = RunBackup(run.backup if session.chief else None,
                            restore_dir=session.chief_run.backup,
-                           load_weights=safe_load.load_weights, log=log)
+                           load_weights=safe_load.load_weights, log=log,
+                           refuse=(safe_load.RefusedFile,))
     found = [
         EpochCounter(session.epoch),
         # Raise on NaN before anything saves the broken state.
