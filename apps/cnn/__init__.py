@@ -30,6 +30,7 @@ from apps.registry import register_app
 from apps.runtime.app import Endpoint, batch_size_for_check
 from apps.runtime.classification import ClassificationApp, compile_classifier
 from apps.runtime.config import BaseConfig, require_fraction
+from apps.runtime import signature_inputs
 from apps.runtime.errors import UsageError
 from callbacks import ErrorAnalysisLogger
 
@@ -122,31 +123,18 @@ def build_classifier(config, input_shape, num_classes):
                        preprocessing=preprocessing)
 
 
-def prepare_images(images, height, width, channels):
+def prepare_images(images, height, width, channels, signature="classify"):
     """uint8 ``(N, h, w, 1 or 3)`` -> float32 ``(N, height, width, channels)``.
 
     Grey and colour are converted to the model's channels and the images
     resized (bilinear, antialiased: the way ``apps.data`` resized the
-    training images). A tensor that is not a rank-4 batch, or with other
-    than 1 or 3 channels, fails with a message that says so.
+    training images). What is no non-empty rank-4 batch of 1- or 3-channel
+    images of at most ``signature_inputs.MAX_IMAGE_PIXELS`` fails with a
+    message that says what was expected
+    (:func:`apps.runtime.signature_inputs.image_batch`).
     """
-    rank_check = tf.debugging.assert_rank(
-        images, 4,
-        message="classify expects a batch of images (batch, height, width, channels); "
-                "add a batch axis for a single image",
-    )
-    del rank_check  # A stateful op: tf.function runs it before returning.
-    # Give the batch its static rank with a reshape that is valid for every
-    # rank, so that the rank check's message is the error a user sees (an
-    # op that failed on a wrong rank could fail first).
-    padded_shape = tf.concat([[1, 1, 1, 1], tf.shape(images)], axis=0)
-    images = tf.reshape(images, tf.concat([[-1], padded_shape[-3:]], axis=0))
+    images = signature_inputs.image_batch(images, signature=signature)
     given = tf.shape(images)[-1]
-    channel_check = tf.debugging.Assert(
-        tf.logical_or(tf.equal(given, 1), tf.equal(given, 3)),
-        ["classify expects 1 (grey) or 3 (RGB) channels; received", given],
-    )
-    del channel_check
     x = tf.cast(images, tf.float32)
     if channels == 1:
         x = tf.cond(tf.equal(given, 3), lambda: tf.image.rgb_to_grayscale(x),
