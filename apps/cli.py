@@ -78,6 +78,9 @@ def _add_training_options(command, strategy=True):
     command.add_argument("--overwrite", action="store_true",
                          help="replace an existing run in --run-dir")
     command.add_argument("--resume", metavar="RUN_DIR", help="continue a run after a crash")
+    command.add_argument("--resume-if-exists", action="store_true",
+                         help="continue the run in --run-dir if it holds this run, else start "
+                              "it (for a cluster manager that reruns a failed command)")
     command.add_argument("--quiet", action="store_true")
 
 
@@ -132,7 +135,7 @@ def _run(args):
         commands.train(args.app, overrides=args.set, epochs=args.epochs,
                        strategy=args.strategy, precision_name=args.precision,
                        run_dir=args.run_dir, overwrite=args.overwrite, resume=args.resume,
-                       verbose=0 if args.quiet else 1)
+                       resume_if_exists=args.resume_if_exists, verbose=0 if args.quiet else 1)
     elif args.command == "evaluate":
         commands.evaluate(args.run_dir)
     elif args.command == "export":

@@ -34,7 +34,7 @@ from apps.runtime import signature_inputs
 from apps.runtime.errors import UsageError
 from callbacks import ErrorAnalysisLogger
 
-DATASETS = ("fashion_mnist", "mnist5k", "digits", "images")
+DATASETS = ("auto", "fashion_mnist", "mnist5k", "digits", "images")
 # Horizontal flips turn digits into other symbols; these sets train unflipped
 # and, by default, without augmentation.
 DIGIT_DATASETS = ("mnist5k", "digits")
@@ -47,7 +47,9 @@ class CNNConfig(BaseConfig):
     arch: typing.Literal[ARCHITECTURES] = "resnet18"
     # Multiplies every convolution's channels and hidden dense layer's units.
     width: float = 0.25
-    dataset: typing.Literal[DATASETS] = "fashion_mnist"
+    # auto: Fashion-MNIST when installed (`make` installs it where it can),
+    # else MNIST 5k; the run's record and log say which.
+    dataset: typing.Literal[DATASETS] = "auto"
     # Resize images to image_size x image_size (0 keeps the data's size).
     image_size: int = 0
     # Keep a seeded, stratified subset of this many examples (None = all).
@@ -78,20 +80,21 @@ class CNNConfig(BaseConfig):
                 "dataset=images needs --set data_dir=DIR (one sub-folder of images per class)"
             )
 
-    def augmenting(self):
-        """Whether training augments, after resolving ``augment="auto"``."""
+    def augmenting(self, dataset=None):
+        """Whether training augments, after resolving ``augment="auto"``
+        (``dataset``: the data set ``dataset=auto`` resolved to)."""
         if self.augment == "auto":
-            return self.dataset not in DIGIT_DATASETS
+            return (dataset or self.dataset) not in DIGIT_DATASETS
         return self.augment == "on"
 
 
-def augmentation_layers(config, channels):
+def augmentation_layers(config, channels, dataset=None):
     """Keras's random preprocessing layers for ``config`` (float32, seeded).
 
     They act on 0..255 pixels, only when ``training=True``, so the exported
     model and evaluation see the images unchanged.
     """
-    if not config.augmenting():
+    if not config.augmenting(dataset):
         return []
     # Dark-background grey images (MNIST family) fill with black; photos
     # reflect their border.
@@ -115,9 +118,9 @@ def augmentation_layers(config, channels):
     return found
 
 
-def build_classifier(config, input_shape, num_classes):
+def build_classifier(config, input_shape, num_classes, dataset=None):
     """The uncompiled model: augmentation -> rescaling -> ``config.arch``."""
-    preprocessing = augmentation_layers(config, input_shape[-1])
+    preprocessing = augmentation_layers(config, input_shape[-1], dataset)
     preprocessing.append(keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale"))
     return build_model(config.arch, input_shape, num_classes, width=config.width,
                        preprocessing=preprocessing)
@@ -184,7 +187,7 @@ class CNNApp(ClassificationApp):
         return data
 
     def build_model(self, config, data):
-        model = build_classifier(config, data.input_shape, data.num_classes)
+        model = build_classifier(config, data.input_shape, data.num_classes, data.name)
         return compile_classifier(model, config, "softmax", data.num_classes)
 
     def callbacks(self, config, data, run):

@@ -26,7 +26,7 @@ from apps.runtime.app import App, Endpoint, batch_size_for_check
 from apps.runtime.config import BaseConfig, require_fraction, require_positive
 from apps.runtime.optim import compile_options
 
-DATASETS = ("digits", "mnist5k", "fashion_mnist", "images")
+DATASETS = ("auto", "digits", "mnist5k", "fashion_mnist", "images")
 
 
 @dataclasses.dataclass(frozen=True)

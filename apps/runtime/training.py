@@ -9,6 +9,7 @@ run directory. Apps supply only what differs (``apps.runtime.app.App``).
 
 import contextlib
 import dataclasses
+import pathlib
 
 import keras
 import tensorflow as tf
@@ -310,14 +311,42 @@ def finish(session, verbose=1):
     return metrics
 
 
+def existing_run_to_resume(app_name, overrides, epochs, run_dir):
+    """For ``--resume-if-exists``: ``run_dir`` if it already holds this very
+    run (same app and config), None if it holds no run; a different run
+    there is an error. A cluster manager that restarts a failed worker
+    reruns the same command, which then continues the run."""
+    if run_dir is None:
+        raise UsageError("--resume-if-exists needs --run-dir")
+    if not (pathlib.Path(run_dir) / "config.json").exists():
+        return None
+    record = RunDir.open(run_dir).read_record()
+    app = registry.get_app(app_name)
+    wanted = list(overrides) + ([f"epochs={epochs}"] if epochs is not None else [])
+    config = config_lib.apply_overrides(app.default_config(), wanted)
+    recorded = config_lib.config_from_dict(app.config_class, record["config"])
+    if record["app"] != app_name or config != recorded:
+        raise UsageError(f"{run_dir} holds another run ({record['app']} with another config); "
+                         "choose another --run-dir, or --resume it explicitly")
+    return run_dir
+
+
 def train(app_name, overrides=(), epochs=None, strategy="auto", precision_name="auto",
-          run_dir=None, overwrite=False, resume=None, extra_callbacks=(), verbose=1):
-    """`dlsuite train`: a new run, or ``resume=RUN_DIR`` to continue one.
+          run_dir=None, overwrite=False, resume=None, extra_callbacks=(), verbose=1,
+          resume_if_exists=False):
+    """`dlsuite train`: a new run, or ``resume=RUN_DIR`` to continue one
+    (``resume_if_exists``: continue ``run_dir`` if it holds this run).
 
     Returns ``(session, metrics)``; a non-chief worker of a multi-worker run
     returns empty metrics once training ends (the chief evaluates, exports
     and reports).
     """
+    if resume_if_exists and overwrite:
+        raise UsageError("--resume-if-exists and --overwrite contradict each other; pick one")
+    if resume_if_exists and resume is None:
+        resume = existing_run_to_resume(app_name, overrides, epochs, run_dir)
+        if resume is not None:
+            overrides, epochs = (), None
     if registry.get_app(app_name).is_study:
         return train_sweep(app_name, overrides, epochs, strategy, precision_name, run_dir,
                            overwrite, resume, verbose)
