@@ -35,9 +35,9 @@ def test_every_registered_app_is_swept():
 
 
 def _params():
-    for app, overrides in TINY.items():
-        marks = () if app in FAST else (pytest.mark.slow,)
-        yield pytest.param(app, overrides, id=app, marks=marks)
+    return [pytest.param(app, overrides, id=app,
+                         marks=() if app in FAST else (pytest.mark.slow,))
+            for app, overrides in TINY.items()]
 
 
 def _expected_mentioned(case, message):

@@ -23,7 +23,8 @@ def _listening_addresses(port):
     found = set()
     for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
         try:
-            rows = open(table).read().splitlines()[1:]
+            with open(table) as handle:
+                rows = handle.read().splitlines()[1:]
         except OSError:
             continue
         for row in rows:

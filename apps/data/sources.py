@@ -148,7 +148,8 @@ def _read_mnist_npz(fingerprint):
     """Pool the four arrays of a Keras ``mnist.npz``."""
     path = fingerprint[0]
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaks its file when the archive is corrupt.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             images = np.concatenate([archive["x_train"], archive["x_test"]])
             labels = np.concatenate([archive["y_train"], archive["y_test"]])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:

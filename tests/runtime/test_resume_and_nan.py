@@ -65,6 +65,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_backup(tmp_path):
     # The backup still holds the finite weights of the last finished epoch.
     session = training.reopen(run_dir, verbose=0)
     model = training.build(session)
+    model.optimizer.build(model.trainable_variables)  # the backup holds its state too
     model.load_weights(sorted((run_dir / "backup").glob("epoch-*"))[-1] / "model.weights.h5")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     # ...and the run can be resumed from it.
