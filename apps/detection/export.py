@@ -62,18 +62,22 @@ def detect_endpoint(raw_detections, config, input_shape, class_names, examples):
 
 def detect_arrays(raw_detections, config, images, batch_size=64):
     """Detections of a numpy batch at the model's input size, per image:
-    ``[(boxes (k, 4), scores (k,), classes (k,)), ...]`` after NMS."""
+    ``[(boxes (k, 4), scores (k,), classes (k,)), ...]`` after NMS, boxes
+    clipped to the image as ``detect`` clips them."""
     @tf.function
     def run(x):
         boxes, scores = raw_detections(x)
         return postprocess(boxes, scores, config)
 
+    height, width = np.asarray(images).shape[1:3]
+    limits = np.array([width, height, width, height], np.float32)
     found = []
     for start in range(0, len(images), batch_size):
         chunk = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
         boxes, scores, classes, count = (t.numpy() for t in run(chunk))
         for index, kept in enumerate(count):
-            found.append((boxes[index, :kept], scores[index, :kept], classes[index, :kept]))
+            found.append((np.clip(boxes[index, :kept], 0.0, limits), scores[index, :kept],
+                          classes[index, :kept]))
     return found
 
 
