@@ -13,7 +13,8 @@ def _binary_crossentropy_with_logits(labels, logits):
 
 
 def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold=0.5,
-              box_weight=5.0, object_weight=1.0, background_weight=1.0, class_weight=1.0):
+              box_weight=5.0, object_weight=1.0, background_weight=1.0, class_weight=1.0,
+              overlap_classes=True):
     """Per-image YOLO loss (YOLOv2/v3: Redmon and Farhadi 2016, 2018).
 
     With ``1obj_s`` marking the slots :class:`layers.YOLOTargetEncoder` made
@@ -23,7 +24,7 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
                      + (sigmoid(py) - ty)^2 + (pw - tw)^2 + (ph - th)^2 ]
         object     = sum_s 1obj_s BCE(1, sigmoid(po))
         background = sum_s 1noobj_s BCE(0, sigmoid(po))
-        class      = sum_s 1obj_s CE(one_hot(class), softmax(p_1..p_C))
+        class      = sum_s (1obj_s + 1overlap_s) CE(one_hot(class_s), softmax(p_1..p_C))
         loss = box_weight * box + object_weight * object
                + background_weight * background + class_weight * class
 
@@ -31,6 +32,10 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
     (:class:`layers.YOLOHead`) overlaps some true box with IoU above
     ``ignore_threshold``: a good box from a slot that is not the
     responsible one is not punished as background (YOLOv3, section 2.1).
+    Those slots (``1overlap_s``) do learn the class of the true box they
+    overlap most: NMS may keep their box rather than the responsible
+    slot's, so their class must be right too (several positives per object,
+    as in YOLOX and YOLOv8's assigners).
     The ``(2 - w h / (W H))`` factor weighs small boxes up, as YOLOv3's
     code does. Every sum is over the slots of one image, so each image's
     loss does not depend on the grid's size in a batch; Keras averages
@@ -54,6 +59,9 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
             punished.
         box_weight, object_weight, background_weight, class_weight: the
             weights of the four terms.
+        overlap_classes: Whether the overlapping slots learn classes
+            (``1overlap_s`` in the class term); False trains classes at the
+            responsible slots only, as YOLOv2/v3 did.
 
     Returns:
         Float32 ``(batch,)``: the loss of each image.
@@ -76,11 +84,22 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
     # Padding rows become far-away unit boxes, which overlap nothing.
     true_boxes = keras.ops.where(present[..., None], true_boxes,
                                  keras.ops.convert_to_tensor([-10.0, -10.0, -9.0, -9.0]))
-    overlaps = keras.utils.bounding_boxes.compute_iou(predicted, true_boxes, "xyxy")
-    best = keras.ops.max(overlaps, axis=-1) if y_true.shape[1] else keras.ops.zeros_like(
-        responsible)
-    background = (1.0 - responsible) * keras.ops.cast(
-        keras.ops.stop_gradient(best) <= ignore_threshold, "float32")
+    if y_true.shape[1]:
+        overlaps = keras.ops.stop_gradient(
+            keras.utils.bounding_boxes.compute_iou(predicted, true_boxes, "xyxy"))
+        best = keras.ops.max(overlaps, axis=-1)
+        # The class of the true box each slot's prediction overlaps most.
+        nearest = keras.ops.one_hot(keras.ops.argmax(overlaps, axis=-1), y_true.shape[1])
+        true_classes = keras.ops.one_hot(
+            keras.ops.cast(keras.ops.maximum(y_true[..., 4], 0), "int32"), num_classes)
+        nearest_class = keras.ops.einsum("bsm,bmc->bsc", nearest, true_classes)
+    else:
+        best = keras.ops.zeros_like(responsible)
+        nearest_class = keras.ops.zeros_like(targets[..., 5:])
+    overlapping = (1.0 - responsible) * keras.ops.cast(best > ignore_threshold, "float32")
+    background = (1.0 - responsible) - overlapping
+    if not overlap_classes:
+        nearest_class = keras.ops.zeros_like(nearest_class)
 
     # Size weight 2 - w h / (W H) of the responsible box, from its encoding.
     _, _, anchor_w, anchor_h = grid.slot_geometry(image_size, grid_size, anchors)
@@ -95,9 +114,12 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
     objectness = _binary_crossentropy_with_logits(responsible, raw[..., 4])
     found = keras.ops.sum(responsible * objectness, axis=-1)
     empty = keras.ops.sum(background * objectness, axis=-1)
+    # The class term also trains the overlapping slots, on the class of the
+    # box they overlap: NMS may keep their box, so their class must be right.
+    class_targets = targets[..., 5:] + overlapping[..., None] * nearest_class
     class_terms = -keras.ops.sum(
-        targets[..., 5:] * keras.ops.log_softmax(raw[..., 5:], axis=-1), axis=-1)
-    classes = keras.ops.sum(responsible * class_terms, axis=-1)
+        class_targets * keras.ops.log_softmax(raw[..., 5:], axis=-1), axis=-1)
+    classes = keras.ops.sum(class_terms, axis=-1)
     return (box_weight * box + object_weight * found + background_weight * empty
             + class_weight * classes)
 
@@ -124,14 +146,15 @@ class YOLOLoss(keras.losses.Loss):
 
     Args:
         anchors, image_size, num_classes, ignore_threshold, box_weight,
-        object_weight, background_weight, class_weight: as for
-        :func:`yolo_loss`.
+        object_weight, background_weight, class_weight, overlap_classes: as
+        for :func:`yolo_loss`.
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
     def __init__(self, anchors, image_size, num_classes, ignore_threshold=0.5, box_weight=5.0,
                  object_weight=1.0, background_weight=1.0, class_weight=1.0,
-                 reduction="sum_over_batch_size", name="yolo_loss", dtype=None):
+                 overlap_classes=True, reduction="sum_over_batch_size", name="yolo_loss",
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.anchors = grid.check_anchors(anchors)
         self.image_size = grid.check_pair(image_size, "image_size")
@@ -149,11 +172,12 @@ class YOLOLoss(keras.losses.Loss):
         self.object_weight = float(object_weight)
         self.background_weight = float(background_weight)
         self.class_weight = float(class_weight)
+        self.overlap_classes = bool(overlap_classes)
 
     def call(self, y_true, y_pred):
         return yolo_loss(y_true, y_pred, self.anchors, self.image_size, self.num_classes,
                          self.ignore_threshold, self.box_weight, self.object_weight,
-                         self.background_weight, self.class_weight)
+                         self.background_weight, self.class_weight, self.overlap_classes)
 
     def get_config(self):
         config = super().get_config()
@@ -166,5 +190,6 @@ class YOLOLoss(keras.losses.Loss):
             "object_weight": self.object_weight,
             "background_weight": self.background_weight,
             "class_weight": self.class_weight,
+            "overlap_classes": self.overlap_classes,
         })
         return config

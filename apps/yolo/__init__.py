@@ -45,6 +45,8 @@ class YOLOConfig(DetectionConfig):
     box_weight: float = 5.0
     background_weight: float = 1.0
     class_weight: float = 1.0
+    # Slots whose box overlaps a true box (IoU > ignore_threshold) learn its class too.
+    overlap_classes: bool = True
     batch_size: int = 32
     epochs: int = 30
     learning_rate: float = 2e-3
@@ -97,7 +99,8 @@ class YOLOApp(DetectionApp):
         loss = YOLOLoss(anchors, config.image_size, data.num_classes,
                         ignore_threshold=config.ignore_threshold, box_weight=config.box_weight,
                         background_weight=config.background_weight,
-                        class_weight=config.class_weight)
+                        class_weight=config.class_weight,
+                        overlap_classes=config.overlap_classes)
         optimizer = keras.optimizers.Adam(learning_rate(config, len(data.x_train)))
         model.compile(optimizer=optimizer, loss=loss, **compile_options(config))
         return model

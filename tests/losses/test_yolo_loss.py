@@ -21,7 +21,8 @@ def _perfect_prediction(boxes, confidence=40.0):
     raw = np.zeros_like(targets)
     offsets = np.clip(targets[..., 0:2], 1e-6, 1 - 1e-6)
     raw[..., 0:2] = np.log(offsets / (1 - offsets))  # logit
-    raw[..., 2:4] = targets[..., 2:4]
+    # Background slots predict tiny boxes, which overlap no true box.
+    raw[..., 2:4] = np.where(targets[..., 4:5] > 0, targets[..., 2:4], -20.0)
     raw[..., 4] = np.where(targets[..., 4] > 0, confidence, -confidence)
     raw[..., 5:] = np.where(targets[..., 5:] > 0, confidence, -confidence)
     return raw.reshape(len(boxes), GRID, GRID, len(ANCHORS) * (5 + CLASSES))
@@ -65,11 +66,16 @@ def test_a_good_box_from_another_slot_is_not_background():
     flat[0, other, 0:4] = flat[0, other - 1, 0:4]
     flat[0, other, 2:4] = np.log([10 / 30, 10 / 15])
     flat[0, other, 4] = 5.0
+    flat[0, other, 5:] = [40.0, -40.0, -40.0]  # and the right class
     ignored = float(yolo_loss(boxes, flat.reshape(raw.shape), ANCHORS, IMAGE, CLASSES)[0])
     punished = float(yolo_loss(boxes, flat.reshape(raw.shape), ANCHORS, IMAGE, CLASSES,
                                ignore_threshold=1.0)[0])
     assert ignored < 1e-4
     np.testing.assert_allclose(punished, np.log1p(np.exp(5.0)), rtol=1e-4)
+    # That slot learns the class of the box it overlaps: an undecided class costs log(C).
+    flat[0, other, 5:] = 0.0
+    undecided = float(yolo_loss(boxes, flat.reshape(raw.shape), ANCHORS, IMAGE, CLASSES)[0])
+    np.testing.assert_allclose(undecided, np.log(CLASSES), rtol=1e-4)
 
 
 def test_class_and_keras_loss_average_over_the_batch():
