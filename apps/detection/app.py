@@ -8,73 +8,13 @@ Everything else (mAP by pycocotools every epoch, TensorBoard pictures, the
 error analysis, the export's pre- and post-processing) is here, once.
 """
 
-import dataclasses
-import typing
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.data.annotations import FORMATS
-from apps.data.detection import load_detection
-from apps.data.scenes import SCENE_SOURCES, SceneSpec
 from apps.detection import evaluation, export, figures
+from apps.detection.config import DetectionConfig
 from apps.runtime.app import App
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
-
-
-@dataclasses.dataclass(frozen=True)
-class DetectionConfig(BaseConfig):
-    """Data and post-processing settings every detection app shares."""
-
-    # Scene source when data_dir is empty: real MNIST digits or Fashion-MNIST.
-    dataset: typing.Literal[SCENE_SOURCES] = "mnist5k"
-    # Format of the annotations in data_dir.
-    format: typing.Literal[FORMATS] = "yolo"
-    # Square model input; the scene canvas, or what your images are resized to.
-    image_size: int = 128
-    min_objects: int = 1
-    max_objects: int = 6
-    min_scale: float = 1.0
-    max_scale: float = 3.0
-    max_overlap: float = 0.2
-    train_scenes: int = 6000
-    dev_scenes: int = 300
-    test_scenes: int = 500
-    # Number of training scenes (dev and test shrink with it).
-    limit: int | None = None
-    # Post-processing: per-class NMS IoU, the lowest score kept (for mAP),
-    # the most detections per image, and the score shown in pictures,
-    # predictions and the error analysis.
-    nms_iou_threshold: float = 0.5
-    score_threshold: float = 0.01
-    max_detections: int = 50
-    display_threshold: float = 0.4
-    # How many dev scenes TensorBoard shows with their boxes every epoch.
-    logged_scenes: int = 8
-
-    def validate(self):
-        super().validate()
-        require_positive(self, "image_size", "max_detections", "train_scenes", "dev_scenes",
-                         "test_scenes")
-        require_fraction(self, "nms_iou_threshold", "score_threshold", "display_threshold")
-        if self.limit is not None and self.limit < 10:
-            raise ValueError(f"limit must be >= 10. Received: limit={self.limit}")
-        if self.image_size < 32:
-            raise ValueError(f"image_size must be >= 32. Received: image_size={self.image_size}")
-
-    def scene_spec(self):
-        return SceneSpec(canvas=self.image_size, min_objects=self.min_objects,
-                         max_objects=self.max_objects, min_scale=self.min_scale,
-                         max_scale=self.max_scale, max_overlap=self.max_overlap)
-
-
-def load_detection_data(config):
-    return load_detection(config.dataset, data_dir=config.data_dir, format=config.format,
-                          image_size=config.image_size, seed=config.seed, limit=config.limit,
-                          spec=None if config.data_dir else config.scene_spec(),
-                          train_scenes=config.train_scenes, dev_scenes=config.dev_scenes,
-                          test_scenes=config.test_scenes)
 
 
 def evaluate_split(raw_detections, config, images, true_boxes, num_classes):
@@ -131,7 +71,7 @@ class DetectionApp(App):
     monitor_mode = "max"
 
     def make_datasets(self, config):
-        return load_detection_data(config)
+        return config.load()
 
     def raw_detections(self, model, config, data):
         """``fn(float_images) -> (boxes (N, K, 4) xyxy, scores (N, K, C))``."""

@@ -87,6 +87,15 @@ def output_path(path):
     return path.with_name(f"{path.stem}.detections.png")
 
 
+def call_signature(signature, image, path):
+    """``signature`` on one uint8 image; its check failures as one-line
+    :class:`UsageError`s naming the file."""
+    try:
+        return signature(tf.constant(image[np.newaxis]))
+    except tf.errors.InvalidArgumentError as error:
+        raise UsageError(f"{path}: {signature_inputs.explain(error)}") from None
+
+
 def predict_files(loaded, paths, display_threshold):
     """Run ``detect`` on each file; write ``NAME.detections.png`` beside it
     with the labelled boxes scoring at least ``display_threshold``; return
@@ -94,10 +103,7 @@ def predict_files(loaded, paths, display_threshold):
     lines = []
     for path in paths:
         image = read_image(path)
-        try:
-            outputs = loaded.detect(tf.constant(image[np.newaxis]))
-        except tf.errors.InvalidArgumentError as error:
-            raise UsageError(f"{path}: {signature_inputs.explain(error)}") from None
+        outputs = call_signature(loaded.detect, image, path)
         count = int(outputs["count"].numpy()[0])
         boxes = outputs["boxes"].numpy()[0, :count]
         scores = outputs["scores"].numpy()[0, :count]

@@ -17,45 +17,32 @@ the image given.
 """
 
 import dataclasses
-import typing
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from apps.cnn import prepare_images, read_image
-from apps.cnn.models import ARCHITECTURES
-from apps.data.annotations import FORMATS
-from apps.data.detection import load_detection
-from apps.data.scenes import SCENE_SOURCES, SceneSpec
 from apps.detection import figures
 from apps.detection.backbone import feature_extractor
-from apps.detection.export import output_path
+from apps.detection.config import SceneDataConfig
+from apps.detection.export import call_signature, output_path
 from apps.registry import register_app
 from apps.runtime import signature_inputs
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig, require_positive
+from apps.runtime.config import require_positive
 from apps.runtime.errors import UsageError
 from apps.runtime.optim import compile_options, make_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
-class LocalizeConfig(BaseConfig):
+class LocalizeConfig(SceneDataConfig):
     """The localize app's settings; ``--set key=value`` changes any of them."""
 
-    dataset: typing.Literal[SCENE_SOURCES] = "mnist5k"
-    format: typing.Literal[FORMATS] = "yolo"
+    # One object per 64 x 64 scene, at x1 to x2 its size.
     image_size: int = 64
-    min_scale: float = 1.0
+    max_objects: int = 1
     max_scale: float = 2.0
-    train_scenes: int = 6000
-    dev_scenes: int = 300
-    test_scenes: int = 500
-    limit: int | None = None
-    arch: typing.Literal[ARCHITECTURES] = "resnet18"
-    width: float = 0.25
-    # The feature map the heads read: input pixels per cell.
-    stride: int = 16
     hidden_units: int = 128
     box_weight: float = 10.0
     batch_size: int = 64
@@ -64,12 +51,9 @@ class LocalizeConfig(BaseConfig):
 
     def validate(self):
         super().validate()
-        require_positive(self, "image_size", "train_scenes", "dev_scenes", "test_scenes",
-                         "width", "stride", "hidden_units")
+        require_positive(self, "hidden_units")
         if self.box_weight < 0:
             raise ValueError(f"box_weight must be >= 0. Received: box_weight={self.box_weight}")
-        if self.limit is not None and self.limit < 10:
-            raise ValueError(f"limit must be >= 10. Received: limit={self.limit}")
 
 
 def to_curriculum(boxes, size):
@@ -132,12 +116,7 @@ class LocalizeApp(App):
     monitor_mode = "max"
 
     def make_datasets(self, config):
-        spec = SceneSpec(canvas=config.image_size, min_objects=1, max_objects=1,
-                         min_scale=config.min_scale, max_scale=config.max_scale)
-        data = load_detection(config.dataset, data_dir=config.data_dir, format=config.format,
-                              image_size=config.image_size, seed=config.seed, limit=config.limit,
-                              spec=spec, train_scenes=config.train_scenes,
-                              dev_scenes=config.dev_scenes, test_scenes=config.test_scenes)
+        data = config.load()
         for split in ("train", "dev", "test"):
             images, boxes = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
             keep = (boxes[..., 4] >= 0).any(axis=1) if len(boxes) else np.zeros(0, bool)
@@ -192,10 +171,7 @@ class LocalizeApp(App):
         lines = []
         for path in paths:
             image = read_image(path)
-            try:
-                outputs = loaded.localize(tf.constant(image[np.newaxis]))
-            except tf.errors.InvalidArgumentError as error:
-                raise UsageError(f"{path}: {signature_inputs.explain(error)}") from None
+            outputs = call_signature(loaded.localize, image, path)
             name = outputs["class_name"].numpy()[0].decode()
             probability = float(outputs["probability"].numpy()[0])
             bx, by, bh, bw = (float(v) for v in outputs["box"].numpy()[0])

@@ -21,8 +21,8 @@ import typing
 import keras
 import numpy as np
 
-from apps.cnn.models import ARCHITECTURES
-from apps.detection.app import DetectionApp, DetectionConfig
+from apps.detection.app import DetectionApp
+from apps.detection.config import DetectionConfig
 from apps.registry import register_app
 from apps.runtime.config import require_positive
 from apps.runtime.optim import compile_options
@@ -35,10 +35,7 @@ from losses import YOLOLoss
 class YOLOConfig(DetectionConfig):
     """The yolo app's settings; ``--set key=value`` changes any of them."""
 
-    arch: typing.Literal[ARCHITECTURES] = "resnet18"
-    width: float = 0.25
-    # Input pixels per grid cell: 128 / 16 = an 8 x 8 grid.
-    stride: int = 16
+    # The grid has image_size / stride cells a side: 128 / 16 = 8 x 8.
     anchors_per_cell: int = 3
     neck_filters: int = 64
     ignore_threshold: float = 0.5
@@ -57,7 +54,7 @@ class YOLOConfig(DetectionConfig):
 
     def validate(self):
         super().validate()
-        require_positive(self, "width", "stride", "anchors_per_cell", "neck_filters")
+        require_positive(self, "anchors_per_cell", "neck_filters")
         if not 0.0 <= self.ignore_threshold <= 1.0:
             raise ValueError(f"ignore_threshold must be in [0, 1]. "
                              f"Received: ignore_threshold={self.ignore_threshold}")
