@@ -52,7 +52,7 @@ QUICK_SCENES = 600
 
 YOLO_OVERRIDES = ["dataset=mnist5k", "arch=resnet18", "width=0.25", "stride=16",
                   "anchors_per_cell=3", "batch_size=32", "learning_rate=0.002",
-                  "lr_schedule=constant", "patience=0", "train_scenes=6000"]
+                  "lr_schedule=constant", "patience=0", "train_scenes=16000"]
 LOCALIZE_OVERRIDES = ["dataset=mnist5k", "arch=resnet18", "width=0.25", "batch_size=64",
                       "learning_rate=0.002", "patience=0"]
 # name: (what it trains, target, budget in seconds)
