@@ -151,10 +151,14 @@ def test_bad_settings_are_usage_errors(override, message):
         apply_overrides(YOLOConfig(), [override])
 
 
-def test_a_stride_the_backbone_lacks_is_a_usage_error(tmp_path):
+def test_a_stride_the_backbone_lacks_is_a_usage_error():
+    from apps.detection.backbone import feature_extractor
+
+    assert feature_extractor("resnet18", (64, 64, 1), 0.125, 16).output.shape[1:3] == (4, 4)
     with pytest.raises(UsageError, match="no feature map at stride 64; its strides are"):
-        commands.train("yolo", overrides=TINY + ["stride=64"], strategy="default",
-                       precision_name="float32", run_dir=str(tmp_path / "run"), verbose=0)
+        feature_extractor("resnet18", (64, 64, 1), 0.125, 64)
+    with pytest.raises(UsageError, match="not a multiple of stride 24"):
+        feature_extractor("resnet18", (64, 64, 1), 0.125, 24)
 
 
 @pytest.mark.slow
