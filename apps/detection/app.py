@@ -29,7 +29,9 @@ class DetectionEvaluation(keras.callbacks.Callback):
     the logs as ``val_map_50`` and ``val_map``, so TensorBoard, the history,
     early stopping and the best checkpoint see them), and, in TensorBoard's
     Images tab, dev scenes with predicted and true boxes and the per-class
-    precision-recall curves."""
+    precision-recall curves, and in its Text tab the error analysis of the
+    dev detections (:func:`apps.detection.evaluation.error_analysis`). The
+    test set is only looked at once, by the report."""
 
     def __init__(self, app, config, data, log_dir):
         super().__init__()
@@ -56,10 +58,15 @@ class DetectionEvaluation(keras.callbacks.Callback):
         figure = figures.pr_curves_figure(result, self.data.class_names)
         pictures["dev_precision_recall"] = tf.io.decode_png(figures.figure_png(figure),
                                                             channels=3).numpy()
+        analysis = evaluation.error_analysis(self.data.y_dev, detections,
+                                             self.config.display_threshold)
+        truths = int((np.asarray(self.data.y_dev)[..., 4] >= 0).sum())
         writer = tf.summary.create_file_writer(f"{self.log_dir}/validation")
         with writer.as_default():
             for name, picture in pictures.items():
                 tf.summary.image(name, picture[np.newaxis], step=epoch)
+            tf.summary.text("detection_error_analysis",
+                            evaluation.error_table(analysis["counts"], truths), step=epoch)
         writer.close()
 
 

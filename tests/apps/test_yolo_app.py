@@ -56,7 +56,7 @@ def test_tensorboard_gets_map_scenes_and_pr_curves(trained_run):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             tags.update(value.tag for value in event.summary.value)
     assert {"epoch_map_50", "epoch_map", "dev_scenes_true_red_predicted_green",
-            "dev_precision_recall"} <= tags
+            "dev_precision_recall", "detection_error_analysis"} <= tags
 
 
 def test_detect_matches_the_live_model_in_a_fresh_process(trained_run, tmp_path):
