@@ -18,7 +18,9 @@ it when spent. Ultralytics runs in its own virtual environment, made by
 ``make bench-ultralytics-venv`` (torch 2.14.1, torchvision 0.29.1,
 ultralytics 8.4; never the project's), in a child process
 (``benchmarks/peers/ultralytics_yolo.py``) after ours has finished, with
-its own ``time=`` budget set to the seconds ours trained.
+its own ``time=`` budget set to the seconds ours trained (in this
+invocation, or in the saved ``results/yolo.json``), on the same seeded
+scenes.
 
     python -m benchmarks yolo                      # full: 15 + 15 + 4 minutes
     python -m benchmarks --only=localize yolo      # one run, the others kept
@@ -173,6 +175,14 @@ def run_ultralytics(data, seconds, quick):
             "comparable": comparable(share.other)}
 
 
+def scenes_of(overrides):
+    """The scenes ``yolo`` trains on with ``overrides`` (seeded: the same every time)."""
+    from apps.runtime.config import apply_overrides
+    from apps.yolo import YOLOConfig
+
+    return apply_overrides(YOLOConfig(), overrides).load()
+
+
 def run_localize(overrides, budget, quick):
     with tempfile.TemporaryDirectory() as root:
         session, metrics, budget_callback, share = _train("localize", overrides, budget,
@@ -191,8 +201,7 @@ def main(argv):
     names = selected_runs(argv, RUNS)
     results, keep = {}, {}
     extra = ["limit=%d" % QUICK_SCENES] if quick else []
-    if "ultralytics_yolov8n" in names and "yolo_digits" not in names:
-        names.insert(0, "yolo_digits")  # the peer trains for the seconds ours trained
+    saved = merged_runs("yolo" + ("_quick" if quick else ""), {})
     for name in names:
         kind, target, budget = RUNS[name]
         budget = QUICK_BUDGET_SECONDS if quick else budget
@@ -205,14 +214,19 @@ def main(argv):
                   f"batch 1, {result['detect']['batch_16']['images_per_second']:.1f} at 16",
                   flush=True)
         elif kind == "ultralytics":
-            seconds = results["yolo_digits"]["training_seconds"]
-            result = run_ultralytics(keep["data"], seconds, quick)
+            # The peer trains for the seconds ours trained, on the same scenes:
+            # this invocation's, or the saved run's (regenerated from its seed).
+            ours = results.get("yolo_digits") or saved.get("yolo_digits")
+            if ours is None:
+                raise SystemExit("run yolo_digits first: the peer trains for its seconds")
+            data = keep.get("data") or scenes_of(YOLO_OVERRIDES + extra)
+            result = run_ultralytics(data, ours["training_seconds"], quick)
             value = result.get("map_50")
             if value is None:
                 print(f"yolo {name}: {result.get('skipped') or 'failed: ' + result['error'][-500:]}",
                       flush=True)
             else:
-                ours = results["yolo_digits"]["map_50"]
+                ours = ours["map_50"]
                 result["ours_over_theirs"] = ours / max(value, 1e-9)
                 result["ours_at_least_theirs"] = ours >= value
                 print(f"yolo {name}: test mAP@0.5 {value:.4f}, mAP@[.5:.95] {result['map']:.4f} "
