@@ -4,6 +4,7 @@ Keras's own layers are spelled ``keras.layers.X``; ours are imported by name
 (``from layers import ResidualBlock``), so the two never shadow each other.
 """
 
+from layers.anchor_kmeans import anchor_kmeans, mean_best_iou
 from layers.bottleneck_block import BottleneckBlock
 from layers.fused_batch_normalization import FusedBatchNormalization
 from layers.inception_module import InceptionModule
@@ -11,3 +12,5 @@ from layers.local_response_normalization import LocalResponseNormalization
 from layers.residual_block import ResidualBlock
 from layers.sampling import Sampling
 from layers.small_map_conv2d import SmallMapConv2D
+from layers.yolo_head import YOLOHead
+from layers.yolo_target_encoder import YOLOTargetEncoder

@@ -23,6 +23,9 @@ TINY = {
     "gan": ["dataset=digits", "limit=120", "latent_dim=8", "generator_filters=4",
             "discriminator_filters=4", "label_embedding_dim=4", "batch_size=32",
             "quality=false"],
+    "yolo": ["image_size=64", "max_scale=2", "max_objects=3", "limit=32", "width=0.125",
+             "neck_filters=16", "batch_size=16", "patience=0", "logged_scenes=2"],
+    "localize": ["limit=32", "width=0.125", "hidden_units=16", "batch_size=16", "patience=0"],
 }
 STUDIES = {"optimizers"}
 FAST = {"mlp"}
