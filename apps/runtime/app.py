@@ -56,6 +56,10 @@ class App:
     monitor_mode = "min"
     # A study app trains several child runs (see ``sweep``) instead of one model.
     is_study = False
+    # Rows that are steps, not data (style transfer's image optimisation):
+    # when True, every replica gets its own copy of each training row, one
+    # row per replica per step, so one row is one step on 1 or N replicas.
+    one_example_per_step = False
 
     def default_config(self):
         return self.config_class()

@@ -10,6 +10,7 @@ run directory. Apps supply only what differs (``apps.runtime.app.App``).
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from apps import registry
@@ -48,6 +49,8 @@ class Session:
 
     def batch_size(self):
         """(per-replica, global) batch sizes for this run."""
+        if self.app.one_example_per_step:
+            return 1, self.replicas
         per_replica = per_replica_batch_size(
             self.config, len(self.data.x_train), self.replicas
         )
@@ -143,8 +146,13 @@ def datasets(session):
     """(train, dev) pipelines at the run's global batch size."""
     app, data, config = session.app, session.data, session.config
     _, global_batch = session.batch_size()
-    train = make_pipeline(app.to_inputs(data.x_train, data.y_train), global_batch,
-                          shuffle=True, seed=config.seed)
+    x_train, y_train = data.x_train, data.y_train
+    if app.one_example_per_step:
+        # One copy of each row per replica, side by side in one global batch.
+        x_train = np.repeat(x_train, session.replicas, axis=0)
+        y_train = np.repeat(y_train, session.replicas, axis=0)
+    train = make_pipeline(app.to_inputs(x_train, y_train), global_batch,
+                          shuffle=not app.one_example_per_step, seed=config.seed)
     dev = None
     if len(data.x_dev):
         dev = make_pipeline(app.to_inputs(data.x_dev, data.y_dev), global_batch)
