@@ -2,6 +2,8 @@
 
 import keras
 
+from losses._feature_maps import float32_maps
+
 
 def gram_matrix(features, normalize=False):
     """Per-example Gram matrix of a feature map ``(batch, H, W, C)``.
@@ -40,12 +42,7 @@ def gram_matrix(features, normalize=False):
     Returns:
         Float32 tensor ``(batch, C, C)``, symmetric.
     """
-    features = keras.ops.cast(keras.ops.convert_to_tensor(features), "float32")
-    if len(features.shape) != 4:
-        raise ValueError(
-            "gram_matrix expects features of shape (batch, height, width, channels). "
-            f"Received: features.shape={tuple(features.shape)}"
-        )
+    features = float32_maps(features, "gram_matrix", "features")
     shape = keras.ops.shape(features)
     channels = features.shape[-1] if features.shape[-1] is not None else shape[3]
     unrolled = keras.ops.reshape(features, (shape[0], -1, channels))

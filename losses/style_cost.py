@@ -2,6 +2,7 @@
 
 import keras
 
+from losses._feature_maps import float32_maps
 from losses.gram_matrix import gram_matrix
 
 
@@ -62,12 +63,7 @@ def style_layer_cost(a_S, a_G, image_size=None):
     Returns:
         Float32 tensor ``(batch,)``.
     """
-    a_G = keras.ops.cast(keras.ops.convert_to_tensor(a_G), "float32")
-    if len(a_G.shape) != 4:
-        raise ValueError(
-            "style_layer_cost expects a_G of shape (batch, nH, nW, nC). "
-            f"Received: a_G.shape={tuple(a_G.shape)}"
-        )
+    a_G = float32_maps(a_G, "style_layer_cost", "a_G", "(batch, nH, nW, nC)")
     gram_S = _normalized_gram(a_S, "a_S")
     gram_G = gram_matrix(a_G, normalize=True)
     if gram_S.shape[-1] is not None and a_G.shape[-1] is not None and (

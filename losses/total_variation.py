@@ -2,6 +2,8 @@
 
 import keras
 
+from losses._feature_maps import float32_maps
+
 
 def total_variation(images):
     """Per-example squared total variation of images ``(batch, H, W, C)``.
@@ -32,12 +34,7 @@ def total_variation(images):
     Returns:
         Float32 tensor ``(batch,)``.
     """
-    images = keras.ops.cast(keras.ops.convert_to_tensor(images), "float32")
-    if len(images.shape) != 4:
-        raise ValueError(
-            "total_variation expects images of shape (batch, height, width, channels). "
-            f"Received: images.shape={tuple(images.shape)}"
-        )
+    images = float32_maps(images, "total_variation", "images")
     vertical = keras.ops.sum(keras.ops.square(images[:, 1:] - images[:, :-1]), axis=(1, 2, 3))
     horizontal = keras.ops.sum(keras.ops.square(images[:, :, 1:] - images[:, :, :-1]),
                                axis=(1, 2, 3))

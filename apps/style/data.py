@@ -83,7 +83,10 @@ def fast_data(config):
                        for i in test])
     test_photos = [(photos[i][0], images.fit_longer_side(photos[i][1], config.image_size))
                    for i in test]
-    names = lambda indices: ", ".join(photos[i][0] for i in indices)  # noqa: E731
+
+    def names(indices):
+        return ", ".join(photos[i][0] for i in indices)
+
     return StyleData(
         name="style", x_train=x_train, y_train=np.zeros(len(x_train), np.int64),
         x_dev=x_dev, y_dev=np.zeros(len(x_dev), np.int64), x_test=x_test,

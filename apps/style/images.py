@@ -118,7 +118,8 @@ def bundled_image(name):
     if name == "starry_night":
         path = _opencv_doc_file("starry_night.jpg")
         if path is None:
-            raise UsageError(f"starry_night.jpg of Debian's opencv-doc is not here; {OPENCV_DOC_HINT}")
+            raise UsageError("starry_night.jpg of Debian's opencv-doc is not here; "
+                             f"{OPENCV_DOC_HINT}")
         return read_image(path, 4096 * 4096), f"starry_night.jpg of Debian opencv-doc ({path})"
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image

@@ -78,8 +78,8 @@ class StyleTransferModel(MultiOptimizerModel):
         self.features = VGGFeatures(self.feature_layers, architecture=architecture,
                                     name="vgg_features")
         self.features.build((None, None, None, 3))
-        widths = [self.features.compute_output_shape((1, 64, 64, 3))[self.feature_layers.index(n)][-1]
-                  for n in self.style_layers]
+        shapes = dict(zip(self.feature_layers, self.features.compute_output_shape((1, 64, 64, 3))))
+        widths = [shapes[name][-1] for name in self.style_layers]
         self.style_grams = [
             self.add_weight(shape=(1, width, width), initializer="zeros", trainable=False,
                             name=f"style_gram_{name}")
