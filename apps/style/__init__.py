@@ -57,9 +57,12 @@ class StyleConfig(BaseConfig):
     style_layers: tuple[str, ...] = STYLE_LAYERS
     # One weight per style layer; empty = 1 / L each.
     style_layer_weights: tuple[float, ...] = ()
+    # Tuned on astronaut / starry_night at 128 and 256 px (benchmarks/style_bench.py):
+    # alpha / beta = 1000 keeps the content cost at ~3% of the style image's
+    # while the style cost falls ~200-fold; alpha = 100 is bolder, 10000 milder.
     alpha: float = 1000.0
     beta: float = 1.0
-    tv_weight: float = 0.0
+    tv_weight: float = 0.1
     # "image" = keras-io's normalisation of every style layer by the image's
     # size and 3 channels (for comparison).
     style_normalization: typing.Literal["layer", "image"] = "layer"

@@ -53,8 +53,9 @@ class StyleProgressLogger(keras.callbacks.Callback):
         self._last = step
 
     def on_train_begin(self, logs=None):
-        step = self._step()
-        if step == 0:
+        # A resumed run has logged its start (its weights are restored later
+        # in this same callback round, by BackupAndRestore).
+        if self._step() == 0 and not self.costs_path.exists():
             self.log(0)
 
     def on_train_batch_end(self, batch, logs=None):

@@ -59,7 +59,13 @@ def test_optimize_trains_the_image_and_reports(optimize_run):
         assert (run.path / name).exists(), name
     report = run.report.read_text()
     assert "![content, style, result](side_by_side.png)" in report and "style cost fall" in report
-    assert list((run.tb / "images").glob("events.*")), "images and step costs reach TensorBoard"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(run.tb / "images"), size_guidance={"tensors": 0})
+    board.Reload()
+    assert board.SummaryMetadata("generated").plugin_data.plugin_name == "images"
+    for tag in ("generated", "step/style_cost", "step/content_cost", "step/loss"):
+        assert [event.step for event in board.Tensors(tag)] == [0, 2, 4, 6], tag
     # The export's result() is the model's image, which result.png holds.
     loaded = tf.saved_model.load(str(run.export))
     result = loaded.result().numpy()
