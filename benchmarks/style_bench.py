@@ -244,22 +244,23 @@ def main(argv):
     runners = {"optimize": run_optimize, "keras_io": run_keras_io, "speed": run_speed,
                "fast": run_fast}
     runs = {}
-    with CpuShare() as share:
-        for name in chosen:
-            runs[name] = runners[name](settings)
+    name = "style" + ("_quick" if quick else "")
+    for run in chosen:
+        # Each run records its own CPU share and is saved as soon as it ends.
+        with CpuShare() as share:
+            runs[run] = runners[run](settings)
+        runs[run].update(other_cpu_share=share.other, comparable=comparable(share.other))
+        print(f"  ({run}: other processes used {share.other:.0%} CPU"
+              + ("" if comparable(share.other) else "; busy machine: times not comparable")
+              + ")", flush=True)
+        payload = {"runs": merged_runs(name, runs), "quick": quick,
+                   "settings": {k: list(v) if isinstance(v, tuple) else v
+                                for k, v in settings.items()}}
+        write_result(name, payload)
     if "optimize" in runs and "keras_io" in runs:
         print(f"final style cost (per-layer formula): ours "
               f"{runs['optimize']['final']['style_cost']:.4g}, keras-io's normalisation "
               f"{runs['keras_io']['final']['style_cost']:.4g}", flush=True)
-    print(f"other processes used {share.other:.0%} CPU"
-          + ("" if comparable(share.other) else " (busy machine: speed not comparable)"))
-    name = "style" + ("_quick" if quick else "")
-    payload = {"runs": merged_runs(name, {k: {**v, "other_cpu_share": share.other,
-                                              "comparable": comparable(share.other)}
-                                          for k, v in runs.items()}),
-               "settings": {k: list(v) if isinstance(v, tuple) else v
-                            for k, v in settings.items()}, "quick": quick}
-    write_result(name, payload)
     return payload
 
 
