@@ -98,9 +98,14 @@ def _summary(metrics, costs):
             "costs_every_n_steps": costs, "feature_weights": metrics["feature_weights"]}
 
 
+def _keep(settings, name):
+    """Where a full run's figures go (results/samples/); quick runs keep none."""
+    return None if settings["size"] < 256 else name
+
+
 def run_optimize(settings):
     metrics, _, costs, wall, _ = _train(_optimize_overrides(settings), settings["epochs"],
-                                        keep_as="style_optimize")
+                                        keep_as=_keep(settings, "style_optimize"))
     result = {**_summary(metrics, costs), "seconds": wall,
               "targets": {"style_cost_fall_min": 20.0, "content_cost_share_max": 0.25}}
     result["reached"] = result["style_cost_fall"] >= 20 and result["content_cost_share"] < 0.25
@@ -130,7 +135,7 @@ def run_keras_io(settings):
     beta = registry.get_app("style").default_config().beta * ours / keras_io
     metrics, _, costs, wall, _ = _train(
         _optimize_overrides(settings, ["style_normalization=image", f"beta={beta:.6g}"]),
-        settings["epochs"], keep_as="style_keras_io")
+        settings["epochs"], keep_as=_keep(settings, "style_keras_io"))
     result = {**_summary(metrics, costs), "seconds": wall, "beta": beta,
               "initial_style_cost_layer_normalised": ours,
               "initial_style_cost_image_normalised": keras_io}
@@ -206,7 +211,8 @@ def _optimized_reference(photo, settings, folder, name):
 def run_fast(settings):
     overrides = ["mode=fast", f"image_size={settings['size']}", *settings["fast"]]
     metrics, history, costs, wall, export_dir = _train(
-        overrides, settings["fast_epochs"], keep_as="style_fast", budget=settings["fast_budget"],
+        overrides, settings["fast_epochs"], keep_as=_keep(settings, "style_fast"),
+        budget=settings["fast_budget"],
         keep_export=True)
     heldout = metrics["style"]["heldout"]
     loaded = tf.saved_model.load(str(export_dir))

@@ -110,7 +110,9 @@ def cost_curves(rows, path):
     figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
     steps = [row["step"] for row in rows]
     for axis, name in zip(axes[0], names):
-        axis.plot(steps, [row.get(name) for row in rows], marker=".")
+        # A log axis shows no zero (the content cost at the start).
+        values = [row[name] if row.get(name, 0) > 0 else np.nan for row in rows]
+        axis.plot(steps, values, marker=".")
         axis.set_yscale("log")
         axis.set_xlabel("step")
         axis.set_title(name)
