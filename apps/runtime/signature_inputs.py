@@ -41,6 +41,7 @@ def _with_rank(tensor, rank, message):
     reshape is valid for a tensor of any rank, so that message comes before
     any op that would fail on a wrong rank.
     """
+    tensor = tf.convert_to_tensor(tensor)
     if tensor.shape.rank is not None:
         tensor = tf.ensure_shape(tensor, tensor.shape)
     check = tf.debugging.Assert(tf.equal(tf.rank(tensor), rank), [message], summarize=8)
