@@ -8,6 +8,7 @@ from layers.bottleneck_block import BottleneckBlock
 from layers.fused_batch_normalization import FusedBatchNormalization
 from layers.inception_module import InceptionModule
 from layers.local_response_normalization import LocalResponseNormalization
+from layers.nan_masking import NaNMasking
 from layers.residual_block import ResidualBlock
 from layers.sampling import Sampling
 from layers.small_map_conv2d import SmallMapConv2D

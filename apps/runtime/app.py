@@ -74,6 +74,19 @@ class App:
         """
         return (x, y)
 
+    def pipeline(self, x, y, global_batch_size, training):
+        """The ``tf.data`` pipeline of one split.
+
+        The default is the runtime's: ``to_inputs(x, y)`` sliced, cached,
+        shuffled with ``config.seed`` when ``training``, batched, prefetched.
+        An app whose examples are made from the split (windows of a text)
+        builds its own.
+        """
+        from apps.runtime.pipeline import make_pipeline
+
+        seed = self.config.seed if self.config is not None else 0
+        return make_pipeline(self.to_inputs(x, y), global_batch_size, shuffle=training, seed=seed)
+
     # -- model ------------------------------------------------------------
     def build_model(self, config, data):
         """Build and compile the model. Runs inside ``strategy.scope()``

@@ -18,7 +18,6 @@ from apps.runtime import distribute, precision
 from apps.runtime.errors import UsageError
 from apps.runtime.export import export_model
 from apps.runtime.optim import per_replica_batch_size
-from apps.runtime.pipeline import make_pipeline
 from apps.runtime.report import write_report
 from apps.runtime.run_dir import RunDir
 from callbacks import EpochHistoryLog
@@ -141,13 +140,12 @@ def build(session):
 
 def datasets(session):
     """(train, dev) pipelines at the run's global batch size."""
-    app, data, config = session.app, session.data, session.config
+    app, data = session.app, session.data
     _, global_batch = session.batch_size()
-    train = make_pipeline(app.to_inputs(data.x_train, data.y_train), global_batch,
-                          shuffle=True, seed=config.seed)
+    train = app.pipeline(data.x_train, data.y_train, global_batch, training=True)
     dev = None
     if len(data.x_dev):
-        dev = make_pipeline(app.to_inputs(data.x_dev, data.y_dev), global_batch)
+        dev = app.pipeline(data.x_dev, data.y_dev, global_batch, training=False)
     return train, dev
 
 
@@ -216,7 +214,7 @@ def evaluate_model(session, verbose=1):
                         ("dev", data.x_dev, data.y_dev),
                         ("test", data.x_test, data.y_test)):
         if len(x):
-            pipeline = make_pipeline(app.to_inputs(x, y), global_batch)
+            pipeline = app.pipeline(x, y, global_batch, training=False)
             results[split] = session.model.evaluate(pipeline, verbose=1 if verbose else 0,
                                                     return_dict=True)
     _say(verbose, "metrics: " + "; ".join(
