@@ -145,11 +145,12 @@ class SeqClassApp(ClassificationApp):
                     "classify expects one length per series; received batch", shape[0],
                     "and lengths", tf.shape(lengths)[0]]),
                 tf.debugging.Assert(tf.reduce_all(lengths <= shape[1]), [
-                    "classify expects lengths <= the series' steps", shape[1],
-                    "; received", tf.reduce_max(lengths)]),
+                    "classify expects every length <= the steps of series,", shape[1],
+                    "; received a length of", tf.reduce_max(lengths)]),
             ]
             with tf.control_dependencies(checks):
-                probabilities = model(pad_with_nan(series, lengths), training=False)
+                padded = tf.ensure_shape(pad_with_nan(series, lengths), [None, None, features])
+                probabilities = model(padded, training=False)
             index = tf.argmax(probabilities, axis=1, output_type=tf.int32)
             return {"probabilities": probabilities, "class_index": index,
                     "class_name": tf.gather(names, index)}
@@ -159,22 +160,24 @@ class SeqClassApp(ClassificationApp):
                       else (data.x_train, data.lengths_train))
         return [Endpoint(
             name="classify", fn=classify,
-            input_signature=[tf.TensorSpec((None, None, features), tf.float32, name="series"),
-                             tf.TensorSpec((None,), tf.int32, name="lengths")],
+            # Any shape: the checks above say what is wrong with a bad one.
+            input_signature=[tf.TensorSpec(None, tf.float32, name="series"),
+                             tf.TensorSpec(None, tf.int32, name="lengths")],
             example=[finite_padded(x[:count]), lengths[:count].astype(np.int32)],
         )]
 
     def predict_files(self, loaded, paths):
-        spec = loaded.signatures["classify"].structured_input_signature[1]["series"]
-        features = spec.shape[-1]
         lines = []
         for path in paths:
-            series = read_unlabelled_series(path, features)
+            series = read_unlabelled_series(path)
             lengths = np.array([len(s) for s in series], np.int32)
-            padded = np.zeros((len(series), lengths.max(), features), np.float32)
+            padded = np.zeros((len(series), lengths.max(), series[0].shape[1]), np.float32)
             for row, values in enumerate(series):
                 padded[row, :len(values)] = values
-            outputs = loaded.classify(tf.constant(padded), tf.constant(lengths))
+            try:
+                outputs = loaded.classify(tf.constant(padded), tf.constant(lengths))
+            except tf.errors.InvalidArgumentError as error:
+                raise UsageError(f"{path}: {signature_inputs.explain(error)}") from None
             for number, (name, probabilities) in enumerate(
                     zip(outputs["class_name"].numpy(), outputs["probabilities"].numpy())):
                 lines.append(f"{path}:{number + 1}: {name.decode()} "
@@ -182,7 +185,7 @@ class SeqClassApp(ClassificationApp):
         return lines
 
 
-def read_unlabelled_series(path, features):
+def read_unlabelled_series(path):
     """Series to classify from a CSV: one univariate series per row (numbers
     only), or the long layout (a header with `series` and feature columns,
     one row per step; a `label` column is ignored)."""
@@ -212,9 +215,6 @@ def read_unlabelled_series(path, features):
                          "`series` column and feature columns, one row per step") from None
     if not series or not all(len(s) and np.isfinite(s).all() for s in series):
         raise UsageError(f"{path}: every series needs one or more finite values")
-    if series[0].shape[1] != features:
-        raise UsageError(f"{path} holds series of {series[0].shape[1]} feature(s); this model "
-                         f"takes {features}")
     return series
 
 
