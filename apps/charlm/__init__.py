@@ -9,8 +9,9 @@ and test by contiguous blocks (``apps.data.text``); training windows of
 (inputs are the first ``sequence_length``, targets the last) and shuffled
 as windows, never as characters.
 
-Metrics: loss (nats per character) and bits per character, on train, dev
-and test. Every epoch, TensorBoard's Text tab shows samples at temperatures
+Metrics: loss (nats per character) and bits per character, on train (the
+final evaluation reads ``train_eval_windows`` windows spread evenly over
+it), dev and test (in full). Every epoch, TensorBoard's Text tab shows samples at temperatures
 0.5, 0.8 and 1.0 (the report shows the last ones).
 
 The export has two signatures (``apps.charlm.generation``):
@@ -61,6 +62,9 @@ class CharLMConfig(BaseConfig):
     # Windows per epoch, drawn afresh from the shuffled training windows each
     # epoch (None: every window once), so long corpora get a learning curve.
     epoch_windows: int | None = None
+    # Windows, evenly spread, on which the final evaluation measures the train
+    # split (None: all; dev and test are always measured in full).
+    train_eval_windows: int | None = 5000
     # Keep the first `limit * sequence_length * 1.25` characters of the
     # corpus: about `limit` training windows.
     limit: int | None = None
@@ -72,7 +76,7 @@ class CharLMConfig(BaseConfig):
         require_positive(self, "depth", "units", "embedding_dim", "sequence_length",
                          "block_chars", "sample_length")
         require_fraction(self, "dropout")
-        for name in ("epoch_windows", "limit"):
+        for name in ("epoch_windows", "limit", "train_eval_windows"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1. Received: {name}={value}")
@@ -101,13 +105,14 @@ def window_count(size, sequence_length):
 
 
 def windows(ids, sequence_length, batch_size, vocabulary, training, seed=0,
-            epoch_windows=None):
+            epoch_windows=None, spread=None):
     """The ``tf.data`` pipeline of one split's windows.
 
     Window ``k`` is ``ids[k T : k T + T + 1]``: inputs its first ``T``
     characters (as strings, what the model takes), targets its last ``T``
     indices. Training shuffles the window numbers (seeded, afresh each
-    epoch) and takes ``epoch_windows`` of them.
+    epoch) and takes ``epoch_windows`` of them; evaluation takes every
+    window in order, or ``spread`` of them evenly spaced.
     """
     count = window_count(len(ids), sequence_length)
     if count == 0:
@@ -116,6 +121,9 @@ def windows(ids, sequence_length, batch_size, vocabulary, training, seed=0,
     ids = tf.constant(ids, dtype=tf.int32)
     characters = tf.constant([""] + list(vocabulary))
     dataset = tf.data.Dataset.range(count)
+    if spread is not None and spread < count and not training:
+        dataset = tf.data.Dataset.from_tensor_slices(
+            np.linspace(0, count - 1, spread).round().astype(np.int64))
     if training:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
         if epoch_windows is not None:
@@ -160,13 +168,17 @@ class CharLMApp(App):
                                    limit_chars=limit_chars, block_chars=config.block_chars)
         # The pipelines number characters as the model's StringLookup does.
         self.vocabulary = list(data.class_names)
+        self._train_points = data.x_train
         return data
 
     def pipeline(self, x, y, global_batch_size, training):
         ids = character_ids(x, self.vocabulary)
+        # The final evaluation of the (large) train split reads a sample of it.
+        spread = self.config.train_eval_windows if x is self._train_points else None
         return windows(ids, self.config.sequence_length, global_batch_size, self.vocabulary,
                        training, seed=self.config.seed,
-                       epoch_windows=self.config.epoch_windows if training else None)
+                       epoch_windows=self.config.epoch_windows if training else None,
+                       spread=spread)
 
     def build_model(self, config, data):
         model = build_language_model(

@@ -52,6 +52,10 @@ class SeqClassConfig(BaseConfig):
     depth: int = 2
     units: int = 64
     bidirectional: bool = True
+    # Stack this many consecutive steps into one input vector: GunPoint's 150
+    # steps of one value are 15 steps of 10 values for frame=10, a tenth of
+    # the recurrent steps for the same series (the export takes raw steps).
+    frame: int = 1
     dropout: float = 0.2
     # GRU only: Keras's default (True) or the curriculum's form (False).
     reset_after: bool = True
@@ -64,7 +68,7 @@ class SeqClassConfig(BaseConfig):
 
     def validate(self):
         super().validate()
-        require_positive(self, "depth", "units")
+        require_positive(self, "depth", "units", "frame")
         require_fraction(self, "dropout")
         if self.dataset == "csv" and not self.data_dir:
             raise ValueError("dataset=csv needs --set data_dir=FILE.csv")
@@ -105,6 +109,27 @@ def pad_with_nan(series, lengths):
     return tf.where(valid[:, :, tf.newaxis], series, tf.constant(np.nan, series.dtype))
 
 
+def stack_frames(x, frame):
+    """NaN-padded ``(N, T, D)`` -> ``(N, ceil(T / frame), frame * D)``."""
+    count, steps, features = x.shape
+    extra = -steps % frame
+    x = np.concatenate([x, np.full((count, extra, features), np.nan, x.dtype)], axis=1)
+    return x.reshape(count, (steps + extra) // frame, frame * features)
+
+
+def unstack_frames(x, frame, features):
+    """The inverse of :func:`stack_frames` (the padding stays)."""
+    return x.reshape(len(x), -1, features)
+
+
+def stack_frames_in_graph(x, frame):
+    """:func:`stack_frames` inside the export's graph."""
+    shape = tf.shape(x)
+    extra = tf.math.floormod(-shape[1], frame)
+    x = tf.pad(x, [[0, 0], [0, extra], [0, 0]], constant_values=np.nan)
+    return tf.reshape(x, [shape[0], (shape[1] + extra) // frame, frame * x.shape[-1]])
+
+
 def finite_padded(x):
     """NaN padding -> zeros (what a user sends with ``lengths``)."""
     return np.nan_to_num(x, nan=0.0)
@@ -119,20 +144,30 @@ class SeqClassApp(ClassificationApp):
                    "(JapaneseVowels, GunPoint, your CSV of series)")
 
     def load_data(self, config):
-        return load_sequences(config.dataset, seed=config.seed, dev_fraction=config.dev_fraction,
+        data = load_sequences(config.dataset, seed=config.seed, dev_fraction=config.dev_fraction,
                               test_fraction=config.test_fraction, data_dir=config.data_dir,
                               limit=config.limit)
+        # What a caller of the export sends per step, before framing.
+        self.step_features = data.x_train.shape[-1]
+        if config.frame > 1:
+            for split in ("train", "dev", "test"):
+                setattr(data, f"x_{split}", stack_frames(getattr(data, f"x_{split}"), config.frame))
+                lengths = getattr(data, f"lengths_{split}")
+                setattr(data, f"lengths_{split}", -(-lengths // config.frame))
+        return data
 
     def build_model(self, config, data):
         steps = data.x_train.reshape(-1, data.x_train.shape[-1])
         steps = steps[~np.isnan(steps).all(axis=1)]
-        mean, variance = steps.mean(axis=0), np.maximum(steps.var(axis=0), 1e-6)
+        mean = np.nanmean(steps, axis=0)
+        variance = np.maximum(np.nanvar(steps, axis=0), 1e-6)
         model = build_classifier(config, data.x_train.shape[-1], data.num_classes, mean, variance)
         return compile_classifier(model, config, "softmax", data.num_classes)
 
     def export_endpoints(self, model, config, data):
         names = tf.constant(list(data.class_names))
-        features = data.x_train.shape[-1]
+        features = self.step_features
+        frame = config.frame
 
         def classify(series, lengths):
             series = signature_inputs.float_batch(series, signature="classify", name="series",
@@ -150,6 +185,8 @@ class SeqClassApp(ClassificationApp):
             ]
             with tf.control_dependencies(checks):
                 padded = tf.ensure_shape(pad_with_nan(series, lengths), [None, None, features])
+                if frame > 1:
+                    padded = stack_frames_in_graph(padded, frame)
                 probabilities = model(padded, training=False)
             index = tf.argmax(probabilities, axis=1, output_type=tf.int32)
             return {"probabilities": probabilities, "class_index": index,
@@ -158,6 +195,9 @@ class SeqClassApp(ClassificationApp):
         count = batch_size_for_check(config.batch_size)
         x, lengths = ((data.x_test, data.lengths_test) if len(data.x_test) >= count
                       else (data.x_train, data.lengths_train))
+        if frame > 1:  # the export takes raw steps
+            x = unstack_frames(x, frame, features)
+            lengths = np.isfinite(x).any(axis=2).sum(axis=1)
         return [Endpoint(
             name="classify", fn=classify,
             # Any shape: the checks above say what is wrong with a bad one.

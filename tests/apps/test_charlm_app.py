@@ -201,3 +201,12 @@ def test_score_equals_the_keras_loss_for_every_cell(cell, options):
 def test_bad_settings_are_usage_errors(override, message):
     with pytest.raises(UsageError, match=message):
         apply_overrides(CharLMConfig(), [override])
+
+
+def test_evaluation_spreads_a_sample_of_windows_evenly():
+    corpus = "".join(np.random.default_rng(1).choice(list("abcdefghij \n"), 1001))
+    vocabulary = text_data.character_vocabulary(corpus)
+    ids = character_ids(text_data.code_points(corpus), vocabulary)
+    batches = list(windows(ids, 10, 100, vocabulary, training=False, spread=5))
+    first = ["".join(c.decode() for c in row) for row in batches[0][0].numpy()]
+    assert [corpus.find(row) for row in first] == [0, 250, 500, 740, 990]
