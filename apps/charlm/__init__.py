@@ -25,6 +25,7 @@ import dataclasses
 import math
 import typing
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -56,6 +57,11 @@ class CharLMConfig(BaseConfig):
     reset_after: bool = True
     # Unroll the time loop into the graph (Keras's `unroll`).
     unroll: bool = False
+    # Stateful layers: the text is cut into batch_size streams, batch j holds
+    # window j of every stream, and each row's state carries over to the next
+    # batch (truncated backpropagation through time); reset every epoch and
+    # before every evaluation. One replica only.
+    stateful: bool = False
     batch_size: int = 64
     learning_rate: float = 2e-3
     epochs: int = 20
@@ -82,6 +88,9 @@ class CharLMConfig(BaseConfig):
                 raise ValueError(f"{name} must be >= 1. Received: {name}={value}")
         if self.corpus == "text" and not self.data_dir:
             raise ValueError("corpus=text needs --set data_dir=FILE (a UTF-8 text file)")
+        if self.stateful and self.epoch_windows is not None:
+            raise ValueError("epoch_windows draws windows at random; a stateful model reads "
+                             "its streams in order (unset epoch_windows or stateful)")
         if self.sequence_length < 2:
             raise ValueError(f"sequence_length must be >= 2. Received: "
                              f"sequence_length={self.sequence_length}")
@@ -142,12 +151,59 @@ def windows(ids, sequence_length, batch_size, vocabulary, training, seed=0,
             .prefetch(tf.data.AUTOTUNE))
 
 
+def stream_layout(size, sequence_length, batch_size):
+    """``(stream_length, windows_per_stream)`` of a stateful split: the text
+    cut into ``batch_size`` equal streams, each into consecutive windows."""
+    stream = size // batch_size
+    return stream, window_count(stream, sequence_length)
+
+
+def streams(ids, sequence_length, batch_size, vocabulary, batches=None):
+    """The ``tf.data`` pipeline of a stateful model: batch ``j`` is window
+    ``j`` of each of ``batch_size`` streams, in order (``batches`` of them)."""
+    stream, count = stream_layout(len(ids), sequence_length, batch_size)
+    if count == 0:
+        raise UsageError(f"a split of {len(ids)} characters holds no window of "
+                         f"{sequence_length + 1} characters in each of {batch_size} streams; "
+                         "lower batch_size or sequence_length")
+    count = count if batches is None else min(count, batches)
+    offsets = np.arange(batch_size)[:, np.newaxis] * stream + np.arange(sequence_length + 1)
+    ids = tf.constant(ids, dtype=tf.int32)
+    characters = tf.constant([""] + list(vocabulary))
+
+    def cut(j):
+        return tf.gather(ids, offsets + tf.cast(j, tf.int32) * sequence_length)
+
+    def split(batch):
+        return tf.gather(characters, batch[:, :-1]), batch[:, 1:]
+
+    return (tf.data.Dataset.range(count).map(cut).map(split).prefetch(tf.data.AUTOTUNE))
+
+
 def window_texts(points, sequence_length):
     """The split's windows as strings: what ``model.evaluate`` sees, for ``score``."""
     count = window_count(len(points), sequence_length)
     return [text_data.from_code_points(points[k * sequence_length:
                                               k * sequence_length + sequence_length + 1])
             for k in range(count)]
+
+
+def evaluation_texts(points, config):
+    """What ``score`` must read to reproduce ``evaluate`` on a split: its
+    windows, or for a stateful model its streams (each read in one go)."""
+    if not config.stateful:
+        return window_texts(points, config.sequence_length)
+    stream, count = stream_layout(len(points), config.sequence_length, config.batch_size)
+    return [text_data.from_code_points(points[s * stream:
+                                              s * stream + count * config.sequence_length + 1])
+            for s in range(config.batch_size)] if count else []
+
+
+class ResetStatesEachEpoch(keras.callbacks.Callback):
+    """Zero a stateful model's recurrent states when each epoch begins."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_recurrent_states()
 
 
 @register_app("charlm")
@@ -175,22 +231,32 @@ class CharLMApp(App):
         ids = character_ids(x, self.vocabulary)
         # The final evaluation of the (large) train split reads a sample of it.
         spread = self.config.train_eval_windows if x is self._train_points else None
+        if self.config.stateful:
+            batches = None if training or spread is None else max(1, spread // global_batch_size)
+            return streams(ids, self.config.sequence_length, global_batch_size, self.vocabulary,
+                           batches)
         return windows(ids, self.config.sequence_length, global_batch_size, self.vocabulary,
                        training, seed=self.config.seed,
                        epoch_windows=self.config.epoch_windows if training else None,
                        spread=spread)
 
     def build_model(self, config, data):
+        if config.stateful and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            raise UsageError("stateful=true runs on one replica (each replica would need its "
+                             "own streams); use --strategy default")
         model = build_language_model(
             data.class_names, cell=config.cell, depth=config.depth, units=config.units,
             embedding_dim=config.embedding_dim, dropout=config.dropout,
             reset_after=config.reset_after, unroll=config.unroll,
-            sequence_length=config.sequence_length if config.unroll else None)
+            sequence_length=(config.sequence_length if config.unroll or config.stateful
+                             else None),
+            stateful_batch_size=config.batch_size if config.stateful else None)
         return compile_language_model(model, make_optimizer(config), **compile_options(config))
 
     def callbacks(self, config, data, run):
-        return [TextSamplesLogger(self.sample_prompt(data), config.sample_length, run.tb,
-                                  seed=config.seed)]
+        found = [TextSamplesLogger(self.sample_prompt(data), config.sample_length, run.tb,
+                                   seed=config.seed)]
+        return ([ResetStatesEachEpoch()] if config.stateful else []) + found
 
     @staticmethod
     def sample_prompt(data):
@@ -240,8 +306,8 @@ class CharLMApp(App):
         sections = []
         evaluation = {}
         points = data.x_test if len(data.x_test) > config.sequence_length else data.x_dev
-        if len(points) > config.sequence_length:
-            texts = window_texts(points, config.sequence_length)
+        texts = evaluation_texts(points, config)
+        if texts:
             score = functions.compiled("score")
             nats = np.concatenate([score(tf.constant(texts[start:start + 512])).numpy()
                                    for start in range(0, len(texts), 512)])
@@ -252,8 +318,9 @@ class CharLMApp(App):
         if evaluation:
             sections.append(
                 "## The exported `score` on the test windows\n\n"
-                f"`score` over the {evaluation['texts']} test windows of "
-                f"{config.sequence_length + 1} characters: **{evaluation['nats_per_character']:.4f}"
+                f"`score` over the {evaluation['texts']} test "
+                f"{'streams' if config.stateful else 'windows'} of "
+                f"{len(texts[0])} characters: **{evaluation['nats_per_character']:.4f}"
                 f" nats per character** ({evaluation['bits_per_character']:.4f} bits), the "
                 "test loss in the Metrics table above computed again by the signature.\n")
         return metrics, sections

@@ -20,14 +20,15 @@ SavedModel signatures and run from one there.
 
 ``score(texts) -> nats per character``: each text's mean negative
 log-likelihood of its characters after the first, given those before it,
-from a zero state: what ``model.evaluate`` measures on a window, so scoring
-the test split's windows reproduces the report's test figure. Texts need two
-or more characters.
+from a zero state: what ``model.evaluate`` measures on a window (or, for a
+stateful model, on a whole stream of windows), so scoring the test split's
+windows (streams) reproduces the report's test figure. Texts need two or
+more characters.
 """
 
 import tensorflow as tf
 
-from apps.charlm.model import EMBEDDING, LOGITS, LOOKUP, recurrent_name
+from apps.charlm.model import EMBEDDING, LOGITS, LOOKUP, recurrent_layers
 from apps.runtime import signature_inputs
 
 # The longest continuation one generate call makes.
@@ -44,12 +45,7 @@ class LanguageModelFunctions:
         self.lookup = model.get_layer(LOOKUP)
         self.embedding = model.get_layer(EMBEDDING)
         self.head = model.get_layer(LOGITS)
-        self.recurrent = []
-        while True:
-            try:
-                self.recurrent.append(model.get_layer(recurrent_name(len(self.recurrent))))
-            except ValueError:
-                break
+        self.recurrent = recurrent_layers(model)
         vocabulary = self.lookup.get_vocabulary()  # ["[UNK]", c1, c2, ...]
         self.characters = tf.constant([""] + list(vocabulary[1:]))
         self._compiled = {}

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.charlm import CharLMConfig, character_ids, window_texts, windows
+from apps.charlm import (CharLMConfig, character_ids, evaluation_texts, streams, window_texts,
+                         windows)
 from apps.charlm.generation import LanguageModelFunctions
 from apps.charlm.model import build_language_model, compile_language_model
 from apps.data import text as text_data
@@ -197,10 +198,11 @@ def test_score_equals_the_keras_loss_for_every_cell(cell, options):
     ("sequence_length=1", "sequence_length must be >= 2"),
     ("corpus=text", "data_dir"),
     ("epoch_windows=0", "epoch_windows must be >= 1"),
+    ("stateful=true,epoch_windows=10", "a stateful model reads its streams in order"),
 ])
 def test_bad_settings_are_usage_errors(override, message):
     with pytest.raises(UsageError, match=message):
-        apply_overrides(CharLMConfig(), [override])
+        apply_overrides(CharLMConfig(), override.split(","))
 
 
 def test_evaluation_spreads_a_sample_of_windows_evenly():
@@ -210,3 +212,30 @@ def test_evaluation_spreads_a_sample_of_windows_evenly():
     batches = list(windows(ids, 10, 100, vocabulary, training=False, spread=5))
     first = ["".join(c.decode() for c in row) for row in batches[0][0].numpy()]
     assert [corpus.find(row) for row in first] == [0, 250, 500, 740, 990]
+
+
+def test_a_stateful_model_reads_streams_and_score_reproduces_its_evaluation():
+    corpus = "".join(np.random.default_rng(2).choice(list("abcdefgh \n"), 400))
+    vocabulary = text_data.character_vocabulary(corpus)
+    points = text_data.code_points(corpus)
+    ids = character_ids(points, vocabulary)
+    config = CharLMConfig(corpus="names", stateful=True, batch_size=3, sequence_length=8)
+    model = build_language_model(vocabulary, units=8, embedding_dim=4, sequence_length=8,
+                                 stateful_batch_size=3)
+    compile_language_model(model, keras.optimizers.Adam())
+    data = streams(ids, 8, 3, vocabulary)
+    # Batch j holds window j of each of the 3 streams of 133 characters.
+    second = next(iter(data.skip(1)))[0].numpy()
+    assert ["".join(c.decode() for c in row) for row in second] == [
+        corpus[s * 133 + 8:s * 133 + 16] for s in range(3)]
+    first = model.evaluate(data, verbose=0, return_dict=True)["loss"]
+    # Every evaluate starts from zero states: the same figure again.
+    assert model.evaluate(data, verbose=0, return_dict=True)["loss"] == pytest.approx(first, 1e-6)
+    texts = evaluation_texts(points, config)
+    assert [len(t) for t in texts] == [16 * 8 + 1] * 3
+    scored = LanguageModelFunctions(model).compiled("score")(tf.constant(texts)).numpy()
+    assert float(scored.mean()) == pytest.approx(first, abs=1e-5)
+    # The state did carry over: windows scored each from zero give another figure.
+    windowed = LanguageModelFunctions(model).compiled("score")(
+        tf.constant(window_texts(points[:3 * 133], 8))).numpy()
+    assert abs(float(windowed.mean()) - first) > 1e-4
