@@ -29,7 +29,6 @@ Runs:
 Every run records the CPU share other processes used.
 """
 
-import math
 import statistics
 import sys
 import tempfile

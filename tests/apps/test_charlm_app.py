@@ -17,6 +17,7 @@ from apps.runtime import commands
 from apps.runtime.config import apply_overrides
 from apps.runtime.errors import UsageError
 from tests.apps.fresh_process import value_from_fresh_process
+from tests.apps.tiny_runs import train_tiny
 
 TINY = ["corpus=names", "limit=60", "units=16", "embedding_dim=8", "sequence_length=16",
         "batch_size=16", "sample_length=30", "patience=0"]
@@ -24,10 +25,7 @@ TINY = ["corpus=names", "limit=60", "units=16", "embedding_dim=8", "sequence_len
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("charlm") / "run"
-    session, metrics = commands.train("charlm", overrides=TINY, epochs=2, strategy="default",
-                                      precision_name="float32", run_dir=str(run_dir), verbose=0)
-    return session, metrics, run_dir
+    return train_tiny("charlm", TINY, 2, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,14 @@ from apps.runtime.config import apply_overrides
 from apps.runtime.errors import UsageError
 from apps.seqclass import SeqClassConfig, build_classifier, finite_padded
 from tests.apps.fresh_process import value_from_fresh_process
+from tests.apps.tiny_runs import train_tiny
 
 TINY = ["dataset=japanese_vowels", "limit=150", "units=8", "batch_size=16", "patience=0"]
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("seqclass") / "run"
-    session, metrics = commands.train("seqclass", overrides=TINY, epochs=2, strategy="default",
-                                      precision_name="float32", run_dir=str(run_dir), verbose=0)
-    return session, metrics, run_dir
+    return train_tiny("seqclass", TINY, 2, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
