@@ -7,7 +7,8 @@ import tensorflow as tf
 from apps.runtime import commands
 from apps.runtime.config import apply_overrides
 from apps.runtime.errors import UsageError
-from apps.seqclass import SeqClassConfig, build_classifier, finite_padded
+from apps.seqclass import (SeqClassConfig, build_classifier, finite_padded, stack_frames,
+                           stack_frames_in_graph, unstack_frames)
 from tests.apps.fresh_process import value_from_fresh_process
 from tests.apps.tiny_runs import train_tiny
 
@@ -128,3 +129,14 @@ def test_other_cells_build_and_mask(cell, bidirectional):
 def test_bad_settings_are_usage_errors(override, message):
     with pytest.raises(UsageError, match=message):
         apply_overrides(SeqClassConfig(), [override])
+
+
+def test_frames_stack_steps_the_same_way_in_numpy_and_in_the_export_graph():
+    x = np.arange(2 * 7 * 2, dtype=np.float32).reshape(2, 7, 2)
+    x[1, 5:] = np.nan
+    framed = stack_frames(x, 3)
+    assert framed.shape == (2, 3, 6)
+    np.testing.assert_array_equal(framed[0, 1], x[0, 3:6].reshape(-1))
+    assert np.isnan(framed[0, 2, 2:]).all() and not np.isnan(framed[0, 2, :2]).any()
+    np.testing.assert_array_equal(np.asarray(stack_frames_in_graph(tf.constant(x), 3)), framed)
+    np.testing.assert_array_equal(unstack_frames(framed, 3, 2)[:, :7], x)
