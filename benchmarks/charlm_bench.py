@@ -153,9 +153,9 @@ def our_model(vocabulary):
 def our_rate(vocabulary, steps):
     model = our_model(vocabulary)
     data = repeated_batch(vocabulary, SPEED["batch"], SPEED["length"])
-    model.fit(data, steps_per_epoch=16, epochs=1, verbose=0)  # trace, warm up
+    model.fit(data, steps_per_epoch=16, epochs=1, shuffle=False, verbose=0)  # trace, warm up
     start = time.perf_counter()
-    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    model.fit(data, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
     return steps * SPEED["batch"] * SPEED["length"] / (time.perf_counter() - start)
 
 
@@ -192,11 +192,11 @@ def profile(quick):
     steps = 4 if quick else 16
     model = our_model(VOCABULARY)
     data = repeated_batch(VOCABULARY, SPEED["batch"], SPEED["length"])
-    model.fit(data, steps_per_epoch=16, epochs=1, verbose=0)
+    model.fit(data, steps_per_epoch=16, epochs=1, shuffle=False, verbose=0)
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         start = time.perf_counter()
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+        model.fit(data, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
         wall = time.perf_counter() - start
         tf.profiler.experimental.stop()
         totals = op_seconds_by_type(logdir)
