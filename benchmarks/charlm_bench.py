@@ -16,7 +16,7 @@ Runs:
   learning curve (dev loss against training time) has a point every ~minute;
   it is saved beside the results.
 - ``cells``: LSTM, GRU and SimpleRNN of the same size (2 x 256) for the same
-  4-minute budget each: test bits per character and training characters
+  3-minute budget each: test bits per character and training characters
   per second.
 - ``pytorch``: the train step of our 2 x 256 LSTM model against the same
   model written with ``torch.nn.LSTM`` (``benchmarks/charlm_torch_lstm.py``,
@@ -122,7 +122,7 @@ def shakespeare(quick):
 
 
 def cells(quick):
-    budget = 20 if quick else 4 * MINUTES
+    budget = 20 if quick else 3 * MINUTES
     found = {}
     for cell in ("lstm", "gru", "rnn"):
         overrides = [o for o in MODEL if not o.startswith("cell=")] + [f"cell={cell}"]
