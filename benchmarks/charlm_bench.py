@@ -64,7 +64,9 @@ def train_within(overrides, budget, quick):
             "charlm", overrides, epochs=1000, strategy="default", precision_name="float32",
             run_dir=f"{root}/run", extra_callbacks=[budget_callback], verbose=0)
         history = session.run.read_history()
-    windows = budget_callback.steps * session.batch_size()[1]
+    # Keras calls batch callbacks once per steps_per_execution steps.
+    windows = (budget_callback.steps * session.config.steps_per_execution
+               * session.batch_size()[1])
     test = metrics["evaluation"]["test"]
     return {
         "overrides": overrides, "test_nats_per_character": test["loss"],
