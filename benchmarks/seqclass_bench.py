@@ -40,7 +40,7 @@ def train_once(overrides, seed, quick):
             "seqclass", overrides + [f"seed={seed}"] + extra, strategy="default",
             precision_name="float32", run_dir=f"{root}/run", verbose=0)
         seconds = time.perf_counter() - start
-    rows = session.run.read_history() if session.run.history.exists() else []
+        rows = session.run.read_history()
     return {"seed": seed, "test_accuracy": metrics["quality"]["test"]["accuracy"],
             "test_macro_f1": metrics["quality"]["test"]["f1"],
             "dev_accuracy": metrics["quality"]["dev"]["accuracy"],
