@@ -7,7 +7,12 @@ Keras's own layers are spelled ``keras.layers.X``; ours are imported by name
 from layers.bottleneck_block import BottleneckBlock
 from layers.fused_batch_normalization import FusedBatchNormalization
 from layers.inception_module import InceptionModule
+from layers.learned_constant import LearnedConstant
 from layers.local_response_normalization import LocalResponseNormalization
+from layers.mapping_network import MappingNetwork
+from layers.minibatch_standard_deviation import MinibatchStandardDeviation
+from layers.modulated_conv2d import ModulatedConv2D
+from layers.noise_injection import NoiseInjection
 from layers.residual_block import ResidualBlock
 from layers.sampling import Sampling
 from layers.small_map_conv2d import SmallMapConv2D

@@ -7,3 +7,4 @@ Keras's own losses are spelled ``keras.losses.X``; ours are imported by name
 from losses.discriminator_loss import DiscriminatorLoss, discriminator_loss
 from losses.generator_loss import GeneratorLoss, generator_loss
 from losses.kl_divergence import KLDivergence, kl_divergence
+from losses.r1_penalty import R1Penalty, r1_penalty
