@@ -30,9 +30,9 @@ class ModulatedConv2D(keras.layers.Layer):
     learning rate: stored ``N(0, 1)``, scaled at run time by
     ``1 / sqrt(fan_in)``.
 
-    **Why modulation rather than StyleGAN1's AdaIN.** AdaIN
-    (``layers``-style instance normalisation followed by a style's scale and
-    bias) normalises each feature map by its own statistics, which destroys
+    **Why modulation rather than StyleGAN1's AdaIN.** AdaIN (instance
+    normalisation followed by a style's scale and bias) normalises each
+    feature map of each example by its own statistics, which destroys
     the relative magnitudes of the maps; the generator learns to sneak that
     information past it through a strong local spike, the "droplet"
     artifacts of StyleGAN1 (paper, section 2). Demodulation normalises the

@@ -1,0 +1,249 @@
+"""StyleGAN under tf.distribute, mixed precision and saving; style mixing,
+truncation and the lazy R1 penalty."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps.gan.style_networks import (build_mapping, build_style_discriminator, build_synthesis,
+                                     noise_shapes, num_styles)
+from apps.gan.stylegan import StyleGAN, StyleGenerator
+from apps.runtime import safe_load
+from apps.runtime.distribute import make_strategy
+
+SIZE = 8
+IMAGE_SHAPE = (SIZE, SIZE, 1)
+LATENT = 6
+LAYERS = num_styles(SIZE)  # 4
+
+
+def make_stylegan(optimizer=lambda: keras.optimizers.SGD(0.01), r1_gamma=10.0, r1_interval=2,
+                  style_mixing=0.9, seed=42):
+    keras.utils.set_random_seed(seed)
+    generator = StyleGenerator(build_mapping(LATENT, 6, 2),
+                               build_synthesis(SIZE, 1, 6, filters=4, max_filters=8),
+                               w_avg_beta=0.9, noise_seed=5, name="generator")
+    discriminator = build_style_discriminator(IMAGE_SHAPE, filters=4, max_filters=8, group_size=4)
+    gan = StyleGAN(generator, discriminator, LATENT, r1_gamma=r1_gamma, r1_interval=r1_interval,
+                   style_mixing=style_mixing, noise_seed=7)
+    gan.compile(optimizers={"discriminator": optimizer(), "generator": optimizer()})
+    gan.build_optimizers()
+    return gan
+
+
+def _images(count=8, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (count,) + IMAGE_SHAPE).astype("uint8")
+
+
+def _dataset(count=8, batch=8):
+    return tf.data.Dataset.from_tensor_slices(_images(count)).batch(batch)
+
+
+def _weights(gan):
+    return [keras.ops.convert_to_numpy(v.value) for v in gan.generator.weights
+            + gan.discriminator.weights]
+
+
+def _noise(count, seed):
+    return np.random.default_rng(seed).standard_normal((count, LATENT)).astype("float32")
+
+
+def test_mirrored_first_step_equals_single_device():
+    """One replica and two replicas of 4 take the same first step: both
+    codes, the style-mixing choices, the per-layer noise, the minibatch
+    deviation groups, w_avg and the R1 penalty (step 0 is a penalty step)."""
+    single = make_stylegan()
+    initial = _weights(single)
+    single.fit(_dataset(), epochs=1, verbose=0)
+
+    with make_strategy("mirrored").scope():
+        mirrored = make_stylegan()
+    for before, after in zip(initial, _weights(mirrored)):
+        np.testing.assert_array_equal(before, after)
+    history = mirrored.fit(_dataset(), epochs=1, verbose=0)
+    assert history.history["r1_penalty"][0] > 0
+
+    moved = 0.0
+    for one, two, before in zip(_weights(single), _weights(mirrored), initial):
+        np.testing.assert_allclose(two, one, rtol=0, atol=1e-5)
+        moved = max(moved, float(np.max(np.abs(one - before))))
+    assert moved > 1e-3, "the step must change the weights for the comparison to mean anything"
+    assert np.abs(single.generator.w_avg.numpy()).max() > 1e-3, "w_avg moved"
+
+
+def test_style_mixing_draws_the_same_choices_on_every_replica():
+    """The crossover layers of a step are a function of (seed, step) and the
+    example's place in the GLOBAL batch."""
+    gan = make_stylegan()
+    noise = tf.constant(_noise(8, 0))
+
+    def styles():
+        return gan._training_styles(noise, tf.shape(noise)[0], tf.constant(3, tf.int64),
+                                    training=True)
+
+    single = styles().numpy()
+    strategy = make_strategy("mirrored")
+    with strategy.scope():
+        gan = make_stylegan()
+    halves = strategy.experimental_local_results(strategy.run(
+        lambda: gan._training_styles(
+            noise[4 * tf.distribute.get_replica_context().replica_id_in_sync_group:][:4],
+            4, tf.constant(3, tf.int64), training=True)))
+    np.testing.assert_allclose(np.concatenate([h.numpy() for h in halves]), single, atol=1e-6)
+    # Some examples mix (their last style differs from their first), some not.
+    mixed = np.any(np.abs(single[:, 0] - single[:, -1]) > 1e-6, axis=1)
+    assert mixed.any(), "with style_mixing=0.9 some of 8 examples mix"
+
+
+def test_mixed_float16_scales_both_optimizers_and_the_penalty_and_moves_like_float32():
+    reference = make_stylegan(r1_gamma=10.0)
+    initial = _weights(reference)
+    reference.fit(_dataset(), epochs=1, verbose=0)
+    step32 = [after - before for after, before in zip(_weights(reference), initial)]
+    penalty32 = float(reference.get_metrics_result()["r1_penalty"])
+
+    keras.config.set_dtype_policy("mixed_float16")
+    mixed = make_stylegan(r1_gamma=10.0)
+    for role in ("discriminator", "generator"):
+        assert isinstance(mixed.role_optimizers[role], keras.optimizers.LossScaleOptimizer)
+    assert mixed.discriminator.get_layer("conv_8_0").compute_dtype == "float16"
+    assert mixed.generator.synthesis.get_layer("conv_8_1").compute_dtype == "float16"
+    for before, after in zip(initial, _weights(mixed)):
+        np.testing.assert_array_equal(before, after)
+    mixed.fit(_dataset(), epochs=1, verbose=0)
+    penalty16 = float(mixed.get_metrics_result()["r1_penalty"])
+    step16 = [after - before for after, before in zip(_weights(mixed), initial)]
+
+    # The penalty (its inner gradient taken in float16, loss-scaled) is the
+    # float32 one up to half-precision rounding.
+    assert penalty32 > 0 and abs(penalty16 - penalty32) / penalty32 < 0.05, (penalty16, penalty32)
+    flat16 = np.concatenate([d.ravel() for d in step16])
+    flat32 = np.concatenate([d.ravel() for d in step32])
+    assert np.linalg.norm(flat16 - flat32) / np.linalg.norm(flat32) < 0.1
+    assert np.corrcoef(flat16, flat32)[0, 1] > 0.99
+
+
+def test_the_r1_penalty_is_lazy_and_moves_the_discriminator():
+    gan = make_stylegan(r1_interval=2)
+    batch = _images(8)
+    first = gan.train_on_batch(batch, return_dict=True)
+    gan.reset_metrics()
+    second = gan.train_on_batch(batch, return_dict=True)
+    assert first["r1_penalty"] > 0 and second["r1_penalty"] == 0.0
+    # The logged value on a penalty step is r1_interval times the penalty.
+    gan.reset_metrics()
+    evaluated = gan.evaluate(batch, batch_size=8, verbose=0, return_dict=True)
+    assert evaluated["r1_penalty"] > 0
+
+    # The penalty's gradient reaches the discriminator's weights.
+    with_penalty, without = make_stylegan(r1_gamma=10.0), make_stylegan(r1_gamma=0.0)
+    for gan in (with_penalty, without):
+        gan.train_on_batch(batch)
+    apart = max(float(np.max(np.abs(a - b))) for a, b in zip(
+        [w.numpy() for w in with_penalty.discriminator.weights],
+        [w.numpy() for w in without.discriminator.weights]))
+    assert apart > 1e-4
+
+
+def test_mix_at_the_first_and_last_layers():
+    gan = make_stylegan()
+    a, b = _noise(3, 1), _noise(3, 2)
+    image_a, image_b = gan.generate(a).numpy(), gan.generate(b).numpy()
+    np.testing.assert_allclose(gan.mix(a, b, 0).numpy(), image_b, atol=1e-6)
+    np.testing.assert_allclose(gan.mix(a, b, LAYERS).numpy(), image_a, atol=1e-6)
+    # Crossover at the last layer: noise_a's styles up to the last one, the
+    # last (the last toRGB's) from noise_b.
+    w_a, w_b = gan.map(a), gan.map(b)
+    styles = tf.concat([tf.repeat(w_a[:, None], LAYERS - 1, axis=1), w_b[:, None]], axis=1)
+    last = gan.mix(a, b, LAYERS - 1).numpy()
+    np.testing.assert_allclose(last, gan.generator.synthesize(styles).numpy(), atol=1e-6)
+    assert np.abs(last - image_a).max() > 1e-5, "the last style must matter"
+    assert np.abs(last - image_a).max() < np.abs(image_b - image_a).max()
+
+
+def test_truncation_and_w_avg():
+    gan = make_stylegan()
+    assert np.all(gan.generator.w_avg.numpy() == 0)
+    noise = _noise(8, 3)
+    # One step from zero: w_avg = (1 - beta) * the batch's mean w (beta 0.9),
+    # w of the first step's codes through the mapping before the step.
+    expected = 0.1 * gan.map(tf.constant(_first_step_codes(gan))).numpy().mean(axis=0)
+    gan.fit(_dataset(), epochs=1, verbose=0)
+    np.testing.assert_allclose(gan.generator.w_avg.numpy(), expected, rtol=1e-4, atol=1e-6)
+    average = gan.generate(noise, truncation_psi=0.0).numpy()
+    np.testing.assert_allclose(average, np.repeat(average[:1], 8, axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gan.generate(noise, truncation_psi=1.0).numpy(),
+                               gan.generate(noise).numpy(), atol=1e-6)
+    spread = [gan.generate(noise, truncation_psi=psi).numpy().std(axis=0).mean()
+              for psi in (0.5, 1.0)]
+    assert 1e-3 < spread[0] < spread[1]
+    # The same inputs give the same images (fixed noise maps at inference).
+    np.testing.assert_array_equal(gan.generate(noise).numpy(), gan.generate(noise).numpy())
+
+
+def _first_step_codes(gan):
+    from apps.gan.noise import replica_noise
+
+    return replica_noise(8, LATENT, gan.noise_seed, tf.constant(0, tf.int64), 0).numpy()
+
+
+class _TraceCounts(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.counts = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.counts.append(self.model.trace_count)
+
+
+def test_no_retracing_after_the_first_epoch():
+    gan = make_stylegan()
+    counts = _TraceCounts()
+    # 20 examples in batches of 8: the last batch of each epoch is partial.
+    train = _dataset(20, 8)
+    gan.fit(train, validation_data=train, epochs=3, verbose=0, callbacks=[counts])
+    assert counts.counts[0] > 0
+    assert counts.counts == [counts.counts[0]] * 3, f"retraced: {counts.counts}"
+
+
+def test_keras_file_round_trip_in_safe_mode(tmp_path):
+    gan = make_stylegan(optimizer=lambda: keras.optimizers.Adam(1e-3, 0.0, 0.99))
+    gan.fit(_dataset(), epochs=1, verbose=0)
+    path = tmp_path / "stylegan.keras"
+    gan.save(path)
+    loaded = safe_load.load_model(path)
+    assert type(loaded) is StyleGAN and type(loaded.generator) is StyleGenerator
+    assert loaded.get_config()["r1_interval"] == 2
+    np.testing.assert_array_equal(loaded.generator.w_avg.numpy(), gan.generator.w_avg.numpy())
+    noise = _noise(5, 4)
+    np.testing.assert_allclose(loaded.generate(noise, truncation_psi=0.7).numpy(),
+                               gan.generate(noise, truncation_psi=0.7).numpy(), atol=1e-6)
+    np.testing.assert_allclose(loaded.mix(noise, noise[::-1], 2).numpy(),
+                               gan.mix(noise, noise[::-1], 2).numpy(), atol=1e-6)
+    for role in ("discriminator", "generator"):
+        assert int(loaded.role_optimizers[role].iterations) == 1
+    history = loaded.fit(_dataset(), epochs=1, verbose=0)
+    assert np.isfinite(history.history["generator_loss"][0])
+
+
+def test_networks_shapes_and_validation():
+    synthesis = build_synthesis(32, 3, 8, filters=4, max_filters=16)
+    assert num_styles(32) == 8 and len(noise_shapes(32)) == 7
+    assert [t.name for t in synthesis.inputs][:2] == ["style_0", "style_1"]
+    assert tuple(synthesis.outputs[0].shape) == (None, 32, 32, 3)
+    assert synthesis.get_layer("conv_32_1").filters == 4
+    assert synthesis.get_layer("conv_4").filters == 16
+    with pytest.raises(ValueError, match="Received: image_size=28"):
+        num_styles(28)
+    generator = StyleGenerator(build_mapping(LATENT, 6, 1), build_synthesis(SIZE, 1, 6, 4, 8))
+    discriminator = build_style_discriminator(IMAGE_SHAPE, 4, 8)
+    with pytest.raises(ValueError, match="Received: w_avg_beta=1.0"):
+        StyleGenerator(generator.mapping, generator.synthesis, w_avg_beta=1.0)
+    for kwargs, message in (({"r1_gamma": -1.0}, "Received: r1_gamma=-1.0"),
+                            ({"r1_interval": 0}, "Received: r1_interval=0"),
+                            ({"style_mixing": 1.5}, "Received: style_mixing=1.5")):
+        with pytest.raises(ValueError, match=message):
+            StyleGAN(generator, discriminator, LATENT, **kwargs)
+    with pytest.raises(ValueError, match="must be a StyleGenerator"):
+        StyleGAN(generator.synthesis, discriminator, LATENT)
