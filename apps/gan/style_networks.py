@@ -125,7 +125,18 @@ def build_style_discriminator(image_shape, filters, max_filters, group_size=4,
         width = channels_at(size // strides, resolution, filters, max_filters)
         x = keras.layers.Conv2D(width, kernel_size, strides=strides, padding="same",
                                 name=f"conv_{size}{suffix}")(x)
-        return keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{size}{suffix}")(x)
+        return activation(x, f"{size}{suffix}")
+
+    def activation(x, suffix):
+        # StyleGAN's leaky ReLU with gain sqrt(2), the gain applied first
+        # (the same function: lrelu(c x) = c lrelu(x) for c > 0). Between the
+        # convolution's BiasAdd and the LeakyReLU it keeps TensorFlow's graph
+        # optimiser from fusing the three while the gradient needs the
+        # BiasAdd: that fusion fails ("remapper failed: ... Mutation::Apply
+        # error"; 1 fit in 3 here) and leaves the whole step unfused (see
+        # apps/gan/models.py, build_discriminator).
+        x = keras.layers.Rescaling(math.sqrt(2.0), name=f"gain_{suffix}")(x)
+        return keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{suffix}")(x)
 
     x = conv(images, resolution, "_from_rgb", kernel_size=1)
     for size in reversed(resolutions(resolution)[1:]):
@@ -135,6 +146,6 @@ def build_style_discriminator(image_shape, filters, max_filters, group_size=4,
     x = conv(x, 4, "")
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(channels_at(4, resolution, filters, max_filters), name="dense")(x)
-    x = keras.layers.LeakyReLU(0.2, name="leaky_relu_dense")(x)
+    x = activation(x, "dense")
     logits = keras.layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(images, logits, name=name)
