@@ -56,6 +56,9 @@ class StyleGenerator(keras.Model):
     """
 
     def __init__(self, mapping, synthesis, w_avg_beta=0.995, noise_seed=0, **kwargs):
+        # The container computes in float32 (noise in, truncation); mapping
+        # and synthesis follow the dtype policy they were built under.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if not 0.0 <= w_avg_beta < 1.0:
             raise ValueError(f"w_avg_beta must be in [0, 1). Received: w_avg_beta={w_avg_beta}")
@@ -81,8 +84,7 @@ class StyleGenerator(keras.Model):
     # -- pieces ---------------------------------------------------------------
     def map(self, noise, training=False):
         """``z -> w`` (float32)."""
-        return tf.cast(self.mapping(tf.convert_to_tensor(noise, tf.float32), training=training),
-                       tf.float32)
+        return tf.cast(self.mapping(tf.cast(noise, tf.float32), training=training), tf.float32)
 
     def truncate(self, w, truncation_psi):
         """``w_avg + psi (w - w_avg)``."""
@@ -144,6 +146,7 @@ class StyleGenerator(keras.Model):
             "synthesis": keras.saving.serialize_keras_object(self.synthesis),
             "w_avg_beta": self.w_avg_beta,
             "noise_seed": self.noise_seed,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
         }
 
     @classmethod

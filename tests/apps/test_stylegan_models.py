@@ -122,6 +122,8 @@ def test_mixed_float16_scales_both_optimizers_and_the_penalty_and_moves_like_flo
     # The penalty (its inner gradient taken in float16, loss-scaled) is the
     # float32 one up to half-precision rounding.
     assert penalty32 > 0 and abs(penalty16 - penalty32) / penalty32 < 0.05, (penalty16, penalty32)
+    images = mixed.generate(_noise(3, 0), truncation_psi=0.7)
+    assert images.dtype == tf.float32 and np.all(np.isfinite(images.numpy()))
     flat16 = np.concatenate([d.ravel() for d in step16])
     flat32 = np.concatenate([d.ravel() for d in step32])
     assert np.linalg.norm(flat16 - flat32) / np.linalg.norm(flat32) < 0.1
