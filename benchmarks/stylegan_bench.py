@@ -39,8 +39,9 @@ import tensorflow as tf
 
 from apps import registry
 from apps.runtime import config as config_lib
-from benchmarks.common import (CpuShare, EpochTimer, comparable, fresh_session, merged_runs,
-                               selected_runs, write_result)
+from benchmarks.common import (CpuShare, EpochTimer, comparable, fresh_session,
+                               interleaved_rounds, merged_runs, paired_ratio, selected_runs,
+                               write_result)
 from benchmarks.gan_quality_bench import SAMPLES, _dataset, _train
 
 BUDGET_SECONDS = 30 * 60
@@ -167,17 +168,14 @@ def speed(quick, argv):
     data = _speed_data(quick)
     rounds, steps, epochs = (1, 4, 2) if quick else (3, 16, 3)
     rounds = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--repeats=")), rounds)
-    seconds = {name: [] for name in SPEED_VARIANTS}
     with CpuShare() as share:
-        for index in range(rounds):
-            order = list(SPEED_VARIANTS) if index % 2 == 0 else list(SPEED_VARIANTS)[::-1]
-            for name in order:
-                overrides, policy = SPEED_VARIANTS[name]
-                seconds[name].append(epoch_seconds(overrides, policy, data, quick, steps, epochs))
+        seconds = interleaved_rounds(
+            SPEED_VARIANTS, rounds,
+            lambda name, variant: epoch_seconds(*variant, data, quick, steps, epochs))
         matmul_ratio = matmul_rate(tf.bfloat16) / matmul_rate(tf.float32)
 
     def paired(numerator, denominator):
-        return statistics.median(a / b for a, b in zip(seconds[numerator], seconds[denominator]))
+        return paired_ratio(seconds, numerator, denominator)
 
     median = {name: statistics.median(values) for name, values in seconds.items()}
     interval = registry.get_app("gan").default_config().r1_interval

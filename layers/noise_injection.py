@@ -2,6 +2,8 @@
 
 import keras
 
+from layers._random import seed_generator
+
 
 @keras.saving.register_keras_serializable(package="dlsuite")
 class NoiseInjection(keras.layers.Layer):
@@ -53,10 +55,8 @@ class NoiseInjection(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise ValueError(f"`seed` must be an int or None. Received: seed={seed}")
+        self.seed_generator = seed_generator(seed)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] is None:

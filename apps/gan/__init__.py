@@ -93,8 +93,12 @@ class GANConfig(GenerativeConfig):
     style_mixing: float = 0.9
     w_avg_beta: float = 0.995
     minibatch_group: int = 4
-    # Adam(style_learning_rate, beta_1=0, beta_2=style_beta_2), StyleGAN2's.
+    # Adam(rate, beta_1=0, beta_2=style_beta_2), StyleGAN2's. The generator's
+    # layers have the equalised learning rate (a step moves a weight by about
+    # the rate relative to its scale); the discriminator's are Keras's own,
+    # initialised ~1/sqrt(fan_in), so the same relative step is a smaller rate.
     style_learning_rate: float = 2e-3
+    style_discriminator_learning_rate: float = 2e-3
     style_beta_2: float = 0.99
 
     def validate(self):
@@ -102,7 +106,7 @@ class GANConfig(GenerativeConfig):
         require_positive(self, "latent_dim", "generator_filters", "discriminator_filters",
                          "label_embedding_dim", "w_dim", "mapping_layers", "style_filters",
                          "style_max_filters", "r1_interval", "minibatch_group",
-                         "style_learning_rate")
+                         "style_learning_rate", "style_discriminator_learning_rate")
         require_fraction(self, "dropout", "label_smoothing")
         if not 0.0 < self.beta_1 < 1.0:
             raise ValueError(f"beta_1 must be in (0, 1). Received: beta_1={self.beta_1}")

@@ -76,7 +76,8 @@ def build_stylegan(config, data):
     model.compile(optimizers={
         "generator": keras.optimizers.Adam(config.style_learning_rate, beta_1=0.0,
                                            beta_2=config.style_beta_2, epsilon=1e-8),
-        "discriminator": keras.optimizers.Adam(config.style_learning_rate * lazy, beta_1=0.0,
+        "discriminator": keras.optimizers.Adam(config.style_discriminator_learning_rate * lazy,
+                                               beta_1=0.0,
                                                beta_2=config.style_beta_2**lazy, epsilon=1e-8),
     }, **compile_options(config))
     model.build_optimizers()

@@ -28,7 +28,7 @@ mode), so the same inputs always give the same images.
 import keras
 import tensorflow as tf
 
-from apps.gan.models import DCGAN
+from apps.gan.models import DCGAN, from_config_with_models
 from apps.gan.noise import replica_noise, replica_uniform
 from losses import discriminator_loss, generator_loss, r1_penalty
 
@@ -151,10 +151,7 @@ class StyleGenerator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("mapping", "synthesis"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return from_config_with_models(cls, config, ("mapping", "synthesis"))
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

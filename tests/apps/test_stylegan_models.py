@@ -11,6 +11,7 @@ from apps.gan.style_networks import (build_mapping, build_style_discriminator, b
 from apps.gan.stylegan import StyleGAN, StyleGenerator
 from apps.runtime import safe_load
 from apps.runtime.distribute import make_strategy
+from tests.apps.trace_counts import TraceCounts
 
 SIZE = 8
 IMAGE_SHAPE = (SIZE, SIZE, 1)
@@ -149,21 +150,12 @@ def test_the_r1_penalty_is_lazy_and_moves_the_discriminator():
     assert evaluated["r1_penalty"] > 0, "evaluation reports the average per-step penalty"
 
 
-class _TraceCounts(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.counts = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.counts.append(self.model.trace_count)
-
-
 @pytest.fixture(scope="module")
 def trained():
     """A StyleGAN after 3 epochs of 20 examples in batches of 8 (the last
     batch of each epoch partial), with validation; trace counts per epoch."""
     gan = make_stylegan(optimizer=lambda: keras.optimizers.Adam(1e-3, 0.0, 0.99))
-    counts = _TraceCounts()
+    counts = TraceCounts()
     train = _dataset(20, 8)
     gan.fit(train, validation_data=train, epochs=3, verbose=0, callbacks=[counts])
     return gan, counts.counts
