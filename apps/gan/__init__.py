@@ -29,7 +29,8 @@ from apps.gan.style_networks import check_resolution
 from apps.registry import register_app
 from apps.runtime import signature_inputs
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
+from apps.runtime.config import (BaseConfig, require_fraction, require_non_negative,
+                                 require_positive)
 from apps.runtime.optim import compile_options
 
 DATASETS = ("auto", "digits", "mnist5k", "fashion_mnist", "images")
@@ -92,6 +93,11 @@ class GANConfig(GenerativeConfig):
     r1_interval: int = 16
     style_mixing: float = 0.9
     w_avg_beta: float = 0.995
+    # Inference uses an exponential moving average of the generator's weights
+    # with this half-life in images (0 = the trained weights), ramped up as
+    # ema_rampup * images seen early on.
+    ema_half_life: int = 10_000
+    ema_rampup: float = 0.05
     minibatch_group: int = 4
     # Adam(rate, beta_1=0, beta_2=style_beta_2), StyleGAN2's. The generator's
     # layers have the equalised learning rate (a step moves a weight by about
@@ -113,6 +119,7 @@ class GANConfig(GenerativeConfig):
         if self.r1_gamma < 0:
             raise ValueError(f"r1_gamma must be >= 0. Received: r1_gamma={self.r1_gamma}")
         require_fraction(self, "w_avg_beta", "style_beta_2")
+        require_non_negative(self, "ema_half_life", "ema_rampup")
         if not 0.0 <= self.style_mixing <= 1.0:
             raise ValueError(f"style_mixing must be in [0, 1]. Received: style_mixing={self.style_mixing}")
         if self.variant == "stylegan" and self.image_size is not None:

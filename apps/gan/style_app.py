@@ -68,7 +68,8 @@ def build_stylegan(config, data):
                                               config.style_max_filters,
                                               group_size=config.minibatch_group)
     generator = StyleGenerator(mapping, synthesis, w_avg_beta=config.w_avg_beta,
-                               noise_seed=config.noise_seed, name="generator")
+                               noise_seed=config.noise_seed, ema_half_life=config.ema_half_life,
+                               ema_rampup=config.ema_rampup, name="generator")
     model = StyleGAN(generator, discriminator, config.latent_dim, r1_gamma=config.r1_gamma,
                      r1_interval=config.r1_interval, style_mixing=config.style_mixing,
                      noise_seed=config.noise_seed)

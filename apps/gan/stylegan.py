@@ -48,6 +48,16 @@ class StyleGenerator(keras.Model):
     w_avg)``: ``psi = 0`` gives the average image, ``psi = 1`` the untruncated
     one. Called on noise it returns float32 images with the fixed noise maps.
 
+    With ``ema_half_life`` (in images; 0 = off) it also keeps an
+    exponential moving average of the mapping and synthesis weights
+    (Karras et al., 2018, appendix; StyleGAN2's ``G_ema``), in copies of the
+    two networks that every inference call uses (``generate``, ``mix``,
+    ``map``, the exports), while training moves the originals. After each
+    step's batch of ``B`` images ``ema <- beta ema + (1 - beta) weights``
+    with ``beta = 0.5 ** (B / h)``, ``h = min(ema_half_life, ema_rampup *
+    images seen)``: the average starts short and lengthens as training
+    goes. The update runs at the start of the next step (one step late).
+
     Example::
 
         generator = StyleGenerator(build_mapping(16, 16, 2),
@@ -55,17 +65,27 @@ class StyleGenerator(keras.Model):
         images = generator(z, truncation_psi=0.7)
     """
 
-    def __init__(self, mapping, synthesis, w_avg_beta=0.995, noise_seed=0, **kwargs):
+    def __init__(self, mapping, synthesis, w_avg_beta=0.995, noise_seed=0, ema_half_life=0,
+                 ema_rampup=0.05, **kwargs):
         # The container computes in float32 (noise in, truncation); mapping
         # and synthesis follow the dtype policy they were built under.
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if not 0.0 <= w_avg_beta < 1.0:
             raise ValueError(f"w_avg_beta must be in [0, 1). Received: w_avg_beta={w_avg_beta}")
+        if not ema_half_life >= 0 or not 0.0 <= ema_rampup:
+            raise ValueError("ema_half_life and ema_rampup must be >= 0. Received: "
+                             f"ema_half_life={ema_half_life}, ema_rampup={ema_rampup}")
         self.mapping = mapping
         self.synthesis = synthesis
         self.w_avg_beta = float(w_avg_beta)
         self.noise_seed = int(noise_seed)
+        self.ema_half_life = float(ema_half_life)
+        self.ema_rampup = float(ema_rampup)
+        self.mapping_ema = self.synthesis_ema = None
+        if self.ema_half_life:
+            self.mapping_ema = _frozen_copy(mapping, f"{mapping.name}_ema")
+            self.synthesis_ema = _frozen_copy(synthesis, f"{synthesis.name}_ema")
         self.latent_dim = int(mapping.inputs[0].shape[-1])
         self.w_dim = int(mapping.outputs[0].shape[-1])
         style_inputs = [t for t in synthesis.inputs if t.name.startswith("style_")]
@@ -82,9 +102,30 @@ class StyleGenerator(keras.Model):
         self.built = True
 
     # -- pieces ---------------------------------------------------------------
+    def _networks(self, training):
+        """(mapping, synthesis): the trained ones, or their averages for inference."""
+        if training or self.mapping_ema is None:
+            return self.mapping, self.synthesis
+        return self.mapping_ema, self.synthesis_ema
+
     def map(self, noise, training=False):
         """``z -> w`` (float32)."""
-        return tf.cast(self.mapping(tf.cast(noise, tf.float32), training=training), tf.float32)
+        mapping = self._networks(training)[0]
+        return tf.cast(mapping(tf.cast(noise, tf.float32), training=training), tf.float32)
+
+    def update_ema(self, step, global_batch):
+        """Move the averaged networks towards the trained ones (one step's
+        worth, ``step`` steps of ``global_batch`` images seen)."""
+        if self.mapping_ema is None:
+            return
+        batch = tf.cast(global_batch, tf.float32)
+        half_life = tf.constant(self.ema_half_life, tf.float32)
+        if self.ema_rampup:
+            seen = tf.cast(step, tf.float32) * batch
+            half_life = tf.minimum(half_life, tf.maximum(seen * self.ema_rampup, 1e-8))
+        beta = tf.pow(0.5, batch / half_life)
+        for average, weight in _paired_weights(self):
+            average.assign(weight + beta * (average - weight))
 
     def truncate(self, w, truncation_psi):
         """``w_avg + psi (w - w_avg)``."""
@@ -94,11 +135,11 @@ class StyleGenerator(keras.Model):
     def track_w_avg(self, w):
         """Move ``w_avg`` towards the global batch's mean ``w`` (training only)."""
         w = tf.stop_gradient(tf.cast(w, tf.float32))
-        total, count = tf.reduce_sum(w, axis=0), tf.cast(tf.shape(w)[0], tf.float32)
+        total = tf.reduce_sum(w, axis=0)
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
-            total, count = context.all_reduce("sum", [total, count])
-        mean = total / count
+            total = context.all_reduce("sum", total)
+        mean = total / _global_count(tf.shape(w)[0])
         self.w_avg.assign(mean + self.w_avg_beta * (self.w_avg - mean))
 
     def mixed_styles(self, w_first, w_second, crossover):
@@ -122,7 +163,7 @@ class StyleGenerator(keras.Model):
         styles = tf.cast(styles, tf.float32)
         noise_maps = self.fixed_noise_maps() if noise_maps is None else noise_maps
         inputs = [styles[:, index] for index in range(self.num_styles)] + list(noise_maps)
-        return self.synthesis(inputs, training=training)
+        return self._networks(training)[1](inputs, training=training)
 
     # -- what users call ---------------------------------------------------------
     def call(self, noise, training=False, truncation_psi=1.0):
@@ -146,12 +187,45 @@ class StyleGenerator(keras.Model):
             "synthesis": keras.saving.serialize_keras_object(self.synthesis),
             "w_avg_beta": self.w_avg_beta,
             "noise_seed": self.noise_seed,
+            "ema_half_life": self.ema_half_life,
+            "ema_rampup": self.ema_rampup,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
         }
 
     @classmethod
     def from_config(cls, config):
         return from_config_with_models(cls, config, ("mapping", "synthesis"))
+
+
+def _global_count(local_count):
+    """The sum of ``local_count`` over the replicas (float32)."""
+    count = tf.cast(local_count, tf.float32)
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        count = context.all_reduce("sum", count)
+    return count
+
+
+def _frozen_copy(network, name):
+    """A non-trainable copy of a Functional ``network`` (same weights), named ``name``."""
+    config = network.get_config()
+    config["name"] = name
+    copy = network.__class__.from_config(config)
+    copy.set_weights(network.get_weights())
+    copy.trainable = False
+    return copy
+
+
+def _paired_weights(generator):
+    """(averaged, trained) float weights of the generator's two networks."""
+    pairs = []
+    for live, average in ((generator.mapping, generator.mapping_ema),
+                          (generator.synthesis, generator.synthesis_ema)):
+        for live_layer, average_layer in zip(live.layers, average.layers, strict=True):
+            weights = [w for w in live_layer.weights if w.dtype.startswith("float")]
+            averages = [w for w in average_layer.weights if w.dtype.startswith("float")]
+            pairs += list(zip(averages, weights, strict=True))
+    return pairs
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -248,6 +322,8 @@ class StyleGAN(DCGAN):
         images, _, noise = self.unpack(data)
         batch = tf.shape(images)[0]
         step = self.role_optimizers[self.roles[0]].iterations
+        if training:
+            self.generator.update_ema(step, _global_count(batch))
         if noise is None:
             noise = replica_noise(batch, self.latent_dim, self.noise_seed, step,
                                   0 if training else 4)

@@ -20,11 +20,12 @@ LAYERS = num_styles(SIZE)  # 4
 
 
 def make_stylegan(optimizer=lambda: keras.optimizers.SGD(0.01), r1_gamma=10.0, r1_interval=2,
-                  style_mixing=0.9, seed=42):
+                  style_mixing=0.9, seed=42, ema_half_life=0, ema_rampup=0.0):
     keras.utils.set_random_seed(seed)
     generator = StyleGenerator(build_mapping(LATENT, 6, 2),
                                build_synthesis(SIZE, 1, 6, filters=4, max_filters=8),
-                               w_avg_beta=0.9, noise_seed=5, name="generator")
+                               w_avg_beta=0.9, noise_seed=5, ema_half_life=ema_half_life,
+                               ema_rampup=ema_rampup, name="generator")
     discriminator = build_style_discriminator(IMAGE_SHAPE, filters=4, max_filters=8, group_size=4)
     gan = StyleGAN(generator, discriminator, LATENT, r1_gamma=r1_gamma, r1_interval=r1_interval,
                    style_mixing=style_mixing, noise_seed=7)
@@ -50,19 +51,20 @@ def _noise(count, seed):
     return np.random.default_rng(seed).standard_normal((count, LATENT)).astype("float32")
 
 
-def test_mirrored_first_step_equals_single_device():
-    """One replica and two replicas of 4 take the same first step: both
+def test_mirrored_first_steps_equal_single_device():
+    """One replica and two replicas of 4 take the same first two steps: both
     codes, the style-mixing choices, the per-layer noise, the minibatch
-    deviation groups, w_avg and the R1 penalty (step 0 is a penalty step)."""
-    single = make_stylegan()
+    deviation groups, w_avg, the generator's moving average and the R1
+    penalty (step 0 is a penalty step)."""
+    single = make_stylegan(ema_half_life=16)
     initial = _weights(single)
-    single.fit(_dataset(), epochs=1, verbose=0)
+    single.fit(_dataset(16), epochs=1, verbose=0)
 
     with make_strategy("mirrored").scope():
-        mirrored = make_stylegan()
+        mirrored = make_stylegan(ema_half_life=16)
     for before, after in zip(initial, _weights(mirrored)):
         np.testing.assert_array_equal(before, after)
-    history = mirrored.fit(_dataset(), epochs=1, verbose=0)
+    history = mirrored.fit(_dataset(16), epochs=1, verbose=0)
     assert history.history["r1_penalty"][0] > 0
 
     moved = 0.0
@@ -182,6 +184,38 @@ def test_mix_at_the_first_and_last_layers(trained):
                                atol=1e-6)
     assert np.abs(last - image_a).max() > 1e-5, "the last style must matter"
     assert np.abs(last - image_a).max() < np.abs(image_b - image_a).max()
+
+
+class _GeneratorWeights(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.after_first = [w.numpy() for w in self.model.generator.mapping.weights]
+
+
+def test_generator_moving_average_and_inference_uses_it():
+    gan = make_stylegan(ema_half_life=16, ema_rampup=0.0)  # beta = 0.5 ** (8 / 16)
+    initial = [w.numpy() for w in gan.generator.mapping.weights]
+    recorder = _GeneratorWeights()
+    gan.fit(_dataset(8), epochs=1, verbose=0, callbacks=[recorder])
+    first = recorder.after_first
+    gan.fit(_dataset(8), epochs=1, verbose=0)  # step 1 averages the weights after step 0
+    beta = 0.5 ** 0.5
+    for average, start, after in zip(gan.generator.mapping_ema.weights, initial, first):
+        np.testing.assert_allclose(average.numpy(), after + beta * (start - after), rtol=1e-5,
+                                   atol=1e-5)
+    assert not gan.generator.mapping_ema.trainable_weights
+    assert len(gan.generator.trainable_weights) == len(gan.generator.mapping.weights
+                                                       + gan.generator.synthesis.weights)
+    generator, noise = gan.generator, _noise(3, 5)
+    np.testing.assert_allclose(gan.map(noise).numpy(), generator.mapping_ema(noise).numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+    def image(mapping, synthesis):
+        w = mapping(noise)
+        return synthesis([w] * LAYERS + generator.fixed_noise_maps()).numpy()
+
+    averaged = image(generator.mapping_ema, generator.synthesis_ema)
+    np.testing.assert_allclose(gan.generate(noise).numpy(), averaged, rtol=1e-5, atol=1e-6)
+    assert np.abs(image(generator.mapping, generator.synthesis) - averaged).max() > 1e-4
 
 
 def test_w_avg_tracks_the_mean_w():
