@@ -41,6 +41,7 @@ def _with_rank(tensor, rank, message):
     reshape is valid for a tensor of any rank, so that message comes before
     any op that would fail on a wrong rank.
     """
+    tensor = tf.convert_to_tensor(tensor)
     if tensor.shape.rank is not None:
         tensor = tf.ensure_shape(tensor, tensor.shape)
     check = tf.debugging.Assert(tf.equal(tf.rank(tensor), rank), [message], summarize=8)
@@ -152,6 +153,15 @@ def string_batch(texts, *, signature, name="texts", max_bytes=MAX_STRING_BYTES,
     if not allow_empty_batch:
         conditions.append((tf.size(texts) > 0, [f"{expected}; received an empty batch"]))
     return _checked(texts, conditions)
+
+
+def string_scalar(text, *, signature, name="text", max_bytes=MAX_STRING_BYTES):
+    """One string (a scalar, not a batch) of <= ``max_bytes`` bytes."""
+    expected = f"{signature} expects {name} as one string (a scalar) of <= {max_bytes} bytes"
+    text = _with_rank(text, 0, f"{expected}; received a tensor of rank > 0")
+    size = tf.strings.length(text)
+    return _checked(text, [(size <= max_bytes, [f"{expected}; received a string of", size,
+                                                "bytes"])])
 
 
 _NOISE = re.compile(r"\{\{.*?\}\}|\[Op:[^\]]*\]")

@@ -20,7 +20,6 @@ from apps.runtime import atomic, distribute, precision, safe_load
 from apps.runtime.errors import UsageError
 from apps.runtime.export import export_model
 from apps.runtime.optim import per_replica_batch_size
-from apps.runtime.pipeline import make_pipeline
 from apps.runtime.report import write_report
 from apps.runtime.run_callbacks import standard_callbacks
 from apps.runtime.run_dir import RunDir
@@ -67,6 +66,8 @@ class Session:
 
     def batch_size(self):
         """(per-replica, global) batch sizes for this run."""
+        if self.app.one_example_per_step:
+            return 1, self.replicas
         per_replica = per_replica_batch_size(
             self.config, len(self.data.x_train), self.replicas
         )
@@ -207,13 +208,13 @@ def build(session):
 
 def datasets(session):
     """(train, dev) pipelines at the run's global batch size."""
-    app, data, config = session.app, session.data, session.config
+    app, data = session.app, session.data
     _, global_batch = session.batch_size()
-    train = make_pipeline(app.to_inputs(data.x_train, data.y_train), global_batch,
-                          shuffle=True, seed=config.seed, epoch=session.epoch)
+    train = app.pipeline(data.x_train, data.y_train, global_batch, training=True,
+                         epoch=session.epoch, replicas=session.replicas)
     dev = None
     if len(data.x_dev):
-        dev = make_pipeline(app.to_inputs(data.x_dev, data.y_dev), global_batch)
+        dev = app.pipeline(data.x_dev, data.y_dev, global_batch, training=False)
     return train, dev
 
 
@@ -278,7 +279,7 @@ def evaluate_model(session, verbose=1):
                         ("dev", data.x_dev, data.y_dev),
                         ("test", data.x_test, data.y_test)):
         if len(x):
-            pipeline = make_pipeline(app.to_inputs(x, y), global_batch)
+            pipeline = app.pipeline(x, y, global_batch, training=False)
             results[split] = session.model.evaluate(pipeline, verbose=1 if verbose else 0,
                                                     return_dict=True)
     _say(verbose, "metrics: " + "; ".join(

@@ -65,10 +65,15 @@ def test_tf_config_mistakes_are_clear(monkeypatch, tf_config, message):
 
 def _launch(tmp_path, app, overrides, epochs, batch, name="two", extra=()):
     run_dir = tmp_path / name
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     done = cli_process(["launch", "--workers", 2, "--max-restarts", 0, app, *_sets(overrides),
                         "--set", f"batch_size={batch}", "--epochs", epochs, "--precision",
-                        "float32", "--run-dir", run_dir, "--quiet", *extra], cwd=tmp_path)
+                        "float32", "--run-dir", run_dir, "--quiet", *extra], cwd=tmp_path,
+                       env={"TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    leftover = [path.name for path in scratch.iterdir() if path.name.startswith("dlsuite-")]
+    assert not leftover, f"the workers' scratch directories were left behind: {leftover}"
     return run_dir, done
 
 
