@@ -14,6 +14,10 @@ enough to read in one sitting. Use it from any layer's test file::
             expected_output_shape=(2, 4, 4, 4),
         )
 
+A layer that takes several inputs (``layer([features, rois])``) passes a
+list of shapes as ``input_shape`` (and a list of arrays as ``input_data``);
+the training probe then sits in front of the first input.
+
 Keep the shapes tiny: every check builds a few small models and runs one
 ``fit`` step, a few seconds on one core.
 """
@@ -63,28 +67,34 @@ def check_layer(
             ``keras.saving.register_keras_serializable``).
         init_kwargs: Dict of constructor arguments; keep the layer tiny.
         input_shape: Full input shape including the batch size, e.g.
-            ``(2, 8, 8, 3)``.
+            ``(2, 8, 8, 3)``; a list of such shapes for a layer called on a
+            list of inputs.
         expected_output_shape: Full expected output shape, e.g.
             ``(2, 4, 4, 4)``.
-        input_data: Optional float array of ``input_shape`` to use instead of
-            seeded standard-normal values (for layers with a restricted input
-            domain).
+        input_data: Optional float array of ``input_shape`` (a list of them
+            for several inputs) to use instead of seeded standard-normal
+            values (for layers with a restricted input domain).
         run_training_check: Set ``False`` for layers that cannot be trained
             through (none of ours so far).
         run_mixed_precision_check: Set ``False`` for layers that are float32
             only by design; say why at the call site.
         run_saving_check: Set ``False`` only with a reason at the call site.
     """
-    input_shape = tuple(input_shape)
+    several = isinstance(input_shape, list)
+    shapes = [tuple(shape) for shape in input_shape] if several else [tuple(input_shape)]
     expected_output_shape = tuple(expected_output_shape)
     if input_data is None:
-        input_data = np.random.default_rng(0).standard_normal(input_shape)
-    input_data = np.asarray(input_data, dtype="float32")
-    if input_data.shape != input_shape:
+        rng = np.random.default_rng(0)
+        arrays = [rng.standard_normal(shape) for shape in shapes]
+    else:
+        arrays = list(input_data) if several else [input_data]
+    arrays = [np.asarray(array, dtype="float32") for array in arrays]
+    if [array.shape for array in arrays] != shapes:
         raise ValueError(
             "input_data must have input_shape. Received: "
-            f"input_data.shape={input_data.shape}, input_shape={input_shape}"
+            f"input_data shapes={[a.shape for a in arrays]}, input_shape={input_shape}"
         )
+    input_data = _Inputs(arrays, several)
 
     _check_config_round_trip(layer_cls, init_kwargs)
     _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape)
@@ -95,6 +105,25 @@ def check_layer(
             _check_mixed_precision(layer_cls, init_kwargs, input_data, policy)
     if run_saving_check:
         _check_saving(layer_cls, init_kwargs, input_data)
+
+
+class _Inputs:
+    """The layer's input arrays: one, or a list (``several``)."""
+
+    def __init__(self, arrays, several):
+        self.arrays, self.several = arrays, several
+
+    @property
+    def batch(self):
+        return self.arrays[0].shape[0]
+
+    def value(self):
+        return list(self.arrays) if self.several else self.arrays[0]
+
+    def symbolic(self, batch=True):
+        made = [keras.Input(batch_shape=a.shape) if batch else keras.Input(shape=a.shape[1:])
+                for a in self.arrays]
+        return made if self.several else made[0]
 
 
 def assert_finite(values, what):
@@ -117,25 +146,24 @@ def _check_config_round_trip(layer_cls, init_kwargs):
 
 def _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape):
     layer = layer_cls(**init_kwargs)
-    computed = tuple(layer.compute_output_shape(input_data.shape))
+    shapes = [a.shape for a in input_data.arrays]
+    computed = tuple(layer.compute_output_shape(shapes if input_data.several else shapes[0]))
     assert computed == expected_output_shape, (
         f"compute_output_shape: {computed} != expected {expected_output_shape}"
     )
 
-    symbolic_input = keras.Input(batch_shape=input_data.shape)
-    symbolic_output = layer_cls(**init_kwargs)(symbolic_input)
+    symbolic_output = layer_cls(**init_kwargs)(input_data.symbolic())
     assert tuple(symbolic_output.shape) == expected_output_shape, (
         f"symbolic call: {tuple(symbolic_output.shape)} != expected "
         f"{expected_output_shape}"
     )
-    unbatched_input = keras.Input(shape=input_data.shape[1:])
-    unbatched_output = layer_cls(**init_kwargs)(unbatched_input)
+    unbatched_output = layer_cls(**init_kwargs)(input_data.symbolic(batch=False))
     assert tuple(unbatched_output.shape) == (None, *expected_output_shape[1:]), (
         f"symbolic call with batch None: {tuple(unbatched_output.shape)}"
     )
 
     for training in (False, True):
-        output = layer(input_data, training=training)
+        output = layer(input_data.value(), training=training)
         assert tuple(output.shape) == expected_output_shape, (
             f"eager call (training={training}): {tuple(output.shape)} != "
             f"expected {expected_output_shape}"
@@ -147,24 +175,26 @@ def _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape):
 
 
 def _check_training(layer_cls, init_kwargs, input_data, expected_output_shape):
-    inputs = keras.Input(shape=input_data.shape[1:])
+    inputs = input_data.symbolic(batch=False)
+    listed = inputs if input_data.several else [inputs]
     layer = layer_cls(**init_kwargs)
-    layer.build(input_data.shape)
-    features = inputs
+    shapes = [a.shape for a in input_data.arrays]
+    layer.build(shapes if input_data.several else shapes[0])
+    features = list(listed)
     watched = layer
     if not layer.trainable_weights:
-        # A weightless layer: train a Dense in front of it instead, which
-        # checks that gradients flow through the layer.
-        watched = keras.layers.Dense(input_data.shape[-1], name="trainable_probe")
-        features = watched(inputs)
-    model = keras.Model(inputs, layer(features))
+        # A weightless layer: train a Dense in front of it (of its first
+        # input) instead, which checks that gradients flow through the layer.
+        watched = keras.layers.Dense(input_data.arrays[0].shape[-1], name="trainable_probe")
+        features[0] = watched(features[0])
+    model = keras.Model(inputs, layer(features if input_data.several else features[0]))
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
     targets = np.random.default_rng(1).standard_normal(expected_output_shape)
     before = [w.numpy() for w in watched.trainable_weights]
     history = model.fit(
-        input_data,
+        input_data.value(),
         targets.astype("float32"),
-        batch_size=input_data.shape[0],
+        batch_size=input_data.batch,
         epochs=1,
         verbose=0,
     )
@@ -179,7 +209,7 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
     layer = layer_cls(**init_kwargs, dtype=policy)
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     for training in (False, True):
-        output = layer(input_data, training=training)
+        output = layer(input_data.value(), training=training)
         output_dtype = keras.backend.standardize_dtype(output.dtype)
         assert output_dtype == compute_dtype, (
             f"{policy}: output dtype {output_dtype} != compute dtype {compute_dtype}"
@@ -193,15 +223,15 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
 
 
 def _check_saving(layer_cls, init_kwargs, input_data):
-    inputs = keras.Input(shape=input_data.shape[1:])
+    inputs = input_data.symbolic(batch=False)
     layer = layer_cls(**init_kwargs)
     model = keras.Model(inputs, layer(inputs))
-    expected = keras.ops.convert_to_numpy(model(input_data, training=False))
+    expected = keras.ops.convert_to_numpy(model(input_data.value(), training=False))
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.keras")
         model.save(path)
         loaded = keras.saving.load_model(path)
-    actual = keras.ops.convert_to_numpy(loaded(input_data, training=False))
+    actual = keras.ops.convert_to_numpy(loaded(input_data.value(), training=False))
     np.testing.assert_allclose(
         actual, expected, rtol=0, atol=1e-6, err_msg=".keras round-trip: outputs differ"
     )
