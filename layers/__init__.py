@@ -9,7 +9,12 @@ from layers.bottleneck_block import BottleneckBlock
 from layers.fused_batch_normalization import FusedBatchNormalization
 from layers.gram_matrix import GramMatrix
 from layers.inception_module import InceptionModule
+from layers.learned_constant import LearnedConstant
 from layers.local_response_normalization import LocalResponseNormalization
+from layers.mapping_network import MappingNetwork
+from layers.minibatch_standard_deviation import MinibatchStandardDeviation
+from layers.modulated_conv2d import ModulatedConv2D
+from layers.noise_injection import NoiseInjection
 from layers.reflection_padding2d import ReflectionPadding2D
 from layers.nan_masking import NaNMasking
 from layers.residual_block import ResidualBlock

@@ -14,9 +14,8 @@ enough to read in one sitting. Use it from any layer's test file::
             expected_output_shape=(2, 4, 4, 4),
         )
 
-A layer that takes several inputs (``layer([features, rois])``) passes a
-list of shapes as ``input_shape`` (and a list of arrays as ``input_data``);
-the training probe then sits in front of the first input.
+A layer with several inputs (``layer([x, w])``) gives ``input_shape`` as a
+list of shapes, and ``input_data`` (if any) as a list of arrays.
 
 Keep the shapes tiny: every check builds a few small models and runs one
 ``fit`` step, a few seconds on one core.
@@ -58,7 +57,8 @@ def check_layer(
        (of a Dense put in front of it, for a layer without weights).
     4. **Mixed precision**: under ``mixed_float16`` and ``mixed_bfloat16``
        (passed as ``dtype=``) the output is in the compute dtype, finite, and
-       every variable of the layer is float32.
+       every floating-point variable of the layer is float32 (a
+       ``SeedGenerator``'s integer state is no weight).
     5. **Saving**: a ``.keras`` save and ``keras.saving.load_model`` in a
        temporary directory give identical outputs and an equal layer config.
 
@@ -67,34 +67,27 @@ def check_layer(
             ``keras.saving.register_keras_serializable``).
         init_kwargs: Dict of constructor arguments; keep the layer tiny.
         input_shape: Full input shape including the batch size, e.g.
-            ``(2, 8, 8, 3)``; a list of such shapes for a layer called on a
-            list of inputs.
+            ``(2, 8, 8, 3)``; a list of them for a layer of several inputs.
         expected_output_shape: Full expected output shape, e.g.
             ``(2, 4, 4, 4)``.
-        input_data: Optional float array of ``input_shape`` (a list of them
-            for several inputs) to use instead of seeded standard-normal
-            values (for layers with a restricted input domain).
+        input_data: Optional float array (a list of them for several
+            inputs) of ``input_shape`` to use instead of seeded
+            standard-normal values (for layers with a restricted input
+            domain).
         run_training_check: Set ``False`` for layers that cannot be trained
             through (none of ours so far).
         run_mixed_precision_check: Set ``False`` for layers that are float32
             only by design; say why at the call site.
         run_saving_check: Set ``False`` only with a reason at the call site.
     """
-    several = isinstance(input_shape, list)
-    shapes = [tuple(shape) for shape in input_shape] if several else [tuple(input_shape)]
     expected_output_shape = tuple(expected_output_shape)
-    if input_data is None:
-        rng = np.random.default_rng(0)
-        arrays = [rng.standard_normal(shape) for shape in shapes]
+    if _is_several(input_shape):
+        shapes = [tuple(shape) for shape in input_shape]
+        arrays = input_data if input_data is not None else [None] * len(shapes)
+        input_data = _Inputs(_input_array(data, shape, seed)
+                             for seed, (data, shape) in enumerate(zip(arrays, shapes)))
     else:
-        arrays = list(input_data) if several else [input_data]
-    arrays = [np.asarray(array, dtype="float32") for array in arrays]
-    if [array.shape for array in arrays] != shapes:
-        raise ValueError(
-            "input_data must have input_shape. Received: "
-            f"input_data shapes={[a.shape for a in arrays]}, input_shape={input_shape}"
-        )
-    input_data = _Inputs(arrays, several)
+        input_data = _input_array(input_data, tuple(input_shape), 0)
 
     _check_config_round_trip(layer_cls, init_kwargs)
     _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape)
@@ -107,23 +100,47 @@ def check_layer(
         _check_saving(layer_cls, init_kwargs, input_data)
 
 
-class _Inputs:
-    """The layer's input arrays: one, or a list (``several``)."""
-
-    def __init__(self, arrays, several):
-        self.arrays, self.several = arrays, several
+class _Inputs(list):
+    """Several input arrays, with the list of their shapes as ``.shape``."""
 
     @property
-    def batch(self):
-        return self.arrays[0].shape[0]
+    def shape(self):
+        return [array.shape for array in self]
 
-    def value(self):
-        return list(self.arrays) if self.several else self.arrays[0]
 
-    def symbolic(self, batch=True):
-        made = [keras.Input(batch_shape=a.shape) if batch else keras.Input(shape=a.shape[1:])
-                for a in self.arrays]
-        return made if self.several else made[0]
+def _is_several(input_shape):
+    return isinstance(input_shape, list) and all(isinstance(s, (list, tuple)) for s in input_shape)
+
+
+def _input_array(data, shape, seed):
+    if data is None:
+        data = np.random.default_rng(seed).standard_normal(shape)
+    data = np.asarray(data, dtype="float32")
+    if data.shape != shape:
+        raise ValueError(
+            "input_data must have input_shape. Received: "
+            f"input_data.shape={data.shape}, input_shape={shape}"
+        )
+    return data
+
+
+def _symbolic(input_data, batch=True):
+    """``keras.Input``(s) for ``input_data``, with its batch size or ``None``."""
+    def one(array):
+        return keras.Input(batch_shape=array.shape) if batch else keras.Input(array.shape[1:])
+
+    if isinstance(input_data, _Inputs):
+        return [one(array) for array in input_data]
+    return one(input_data)
+
+
+def _plain(input_data):
+    """What a layer or model is called with: an array, or a plain list of them."""
+    return list(input_data) if isinstance(input_data, _Inputs) else input_data
+
+
+def _first(input_data):
+    return input_data[0] if isinstance(input_data, _Inputs) else input_data
 
 
 def assert_finite(values, what):
@@ -146,24 +163,23 @@ def _check_config_round_trip(layer_cls, init_kwargs):
 
 def _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape):
     layer = layer_cls(**init_kwargs)
-    shapes = [a.shape for a in input_data.arrays]
-    computed = tuple(layer.compute_output_shape(shapes if input_data.several else shapes[0]))
+    computed = tuple(layer.compute_output_shape(input_data.shape))
     assert computed == expected_output_shape, (
         f"compute_output_shape: {computed} != expected {expected_output_shape}"
     )
 
-    symbolic_output = layer_cls(**init_kwargs)(input_data.symbolic())
+    symbolic_output = layer_cls(**init_kwargs)(_symbolic(input_data))
     assert tuple(symbolic_output.shape) == expected_output_shape, (
         f"symbolic call: {tuple(symbolic_output.shape)} != expected "
         f"{expected_output_shape}"
     )
-    unbatched_output = layer_cls(**init_kwargs)(input_data.symbolic(batch=False))
+    unbatched_output = layer_cls(**init_kwargs)(_symbolic(input_data, batch=False))
     assert tuple(unbatched_output.shape) == (None, *expected_output_shape[1:]), (
         f"symbolic call with batch None: {tuple(unbatched_output.shape)}"
     )
 
     for training in (False, True):
-        output = layer(input_data.value(), training=training)
+        output = layer(_plain(input_data), training=training)
         assert tuple(output.shape) == expected_output_shape, (
             f"eager call (training={training}): {tuple(output.shape)} != "
             f"expected {expected_output_shape}"
@@ -175,26 +191,26 @@ def _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape):
 
 
 def _check_training(layer_cls, init_kwargs, input_data, expected_output_shape):
-    inputs = input_data.symbolic(batch=False)
-    listed = inputs if input_data.several else [inputs]
+    inputs = _symbolic(input_data, batch=False)
     layer = layer_cls(**init_kwargs)
-    shapes = [a.shape for a in input_data.arrays]
-    layer.build(shapes if input_data.several else shapes[0])
-    features = list(listed)
+    layer.build(input_data.shape)
+    features = inputs
     watched = layer
     if not layer.trainable_weights:
         # A weightless layer: train a Dense in front of it (of its first
         # input) instead, which checks that gradients flow through the layer.
-        watched = keras.layers.Dense(input_data.arrays[0].shape[-1], name="trainable_probe")
-        features[0] = watched(features[0])
-    model = keras.Model(inputs, layer(features if input_data.several else features[0]))
+        first = _first(input_data)
+        watched = keras.layers.Dense(first.shape[-1], name="trainable_probe")
+        features = ([watched(inputs[0]), *inputs[1:]] if isinstance(inputs, list)
+                    else watched(inputs))
+    model = keras.Model(inputs, layer(features))
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
     targets = np.random.default_rng(1).standard_normal(expected_output_shape)
     before = [w.numpy() for w in watched.trainable_weights]
     history = model.fit(
-        input_data.value(),
+        _plain(input_data),
         targets.astype("float32"),
-        batch_size=input_data.batch,
+        batch_size=_first(input_data).shape[0],
         epochs=1,
         verbose=0,
     )
@@ -209,7 +225,7 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
     layer = layer_cls(**init_kwargs, dtype=policy)
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     for training in (False, True):
-        output = layer(input_data.value(), training=training)
+        output = layer(_plain(input_data), training=training)
         output_dtype = keras.backend.standardize_dtype(output.dtype)
         assert output_dtype == compute_dtype, (
             f"{policy}: output dtype {output_dtype} != compute dtype {compute_dtype}"
@@ -217,21 +233,23 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
         assert_finite(output, f"{policy} (training={training})")
     for variable in layer.variables:
         variable_dtype = keras.backend.standardize_dtype(variable.dtype)
+        if "int" in variable_dtype:
+            continue  # a SeedGenerator's state, not a weight
         assert variable_dtype == "float32", (
             f"{policy}: variable {variable.path} is {variable_dtype}, not float32"
         )
 
 
 def _check_saving(layer_cls, init_kwargs, input_data):
-    inputs = input_data.symbolic(batch=False)
+    inputs = _symbolic(input_data, batch=False)
     layer = layer_cls(**init_kwargs)
     model = keras.Model(inputs, layer(inputs))
-    expected = keras.ops.convert_to_numpy(model(input_data.value(), training=False))
+    expected = keras.ops.convert_to_numpy(model(_plain(input_data), training=False))
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.keras")
         model.save(path)
         loaded = keras.saving.load_model(path)
-    actual = keras.ops.convert_to_numpy(loaded(input_data.value(), training=False))
+    actual = keras.ops.convert_to_numpy(loaded(_plain(input_data), training=False))
     np.testing.assert_allclose(
         actual, expected, rtol=0, atol=1e-6, err_msg=".keras round-trip: outputs differ"
     )
