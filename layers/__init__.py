@@ -18,6 +18,9 @@ from layers.noise_injection import NoiseInjection
 from layers.reflection_padding2d import ReflectionPadding2D
 from layers.nan_masking import NaNMasking
 from layers.residual_block import ResidualBlock
+from layers.roi_align import ROIAlign
+from layers.roi_pooling import ROIPooling
+from layers.rpn_head import RPNHead
 from layers.sampling import Sampling
 from layers.small_map_conv2d import SmallMapConv2D
 from layers.yolo_head import YOLOHead

@@ -39,7 +39,8 @@ import numpy as np
 import tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 inputs = np.load(sys.argv[2])
-outputs = getattr(loaded, sys.argv[3])(tf.constant(inputs["x"]))
+arguments = [tf.constant(inputs[f"x{index}"]) for index in range(len(inputs.files))]
+outputs = getattr(loaded, sys.argv[3])(*arguments)
 np.savez(sys.argv[4], **{name: value.numpy().astype("S") if value.dtype == tf.string
                          else value.numpy() for name, value in outputs.items()})
 print(json.dumps({"dlsuite_modules": sorted(m for m in ("apps", "layers", "losses", "callbacks")
@@ -47,14 +48,15 @@ print(json.dumps({"dlsuite_modules": sorted(m for m in ("apps", "layers", "losse
 """
 
 
-def signature_from_fresh_process(export_dir, signature, x, workdir):
+def signature_from_fresh_process(export_dir, signature, x, workdir, *more):
     """Call ``signature`` of the SavedModel at ``export_dir`` on the array ``x``
-    in a fresh interpreter that imports none of dlsuite; its outputs as a
-    dict of numpy arrays."""
+    (and the arrays ``more``, its further arguments in order) in a fresh
+    interpreter that imports none of dlsuite; its outputs as a dict of
+    numpy arrays."""
     import numpy as np
 
     inputs, outputs = os.path.join(workdir, "inputs.npz"), os.path.join(workdir, "outputs.npz")
-    np.savez(inputs, x=x)
+    np.savez(inputs, **{f"x{index}": value for index, value in enumerate((x,) + more)})
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     completed = subprocess.run(
         [sys.executable, "-c", _CALL_SCRIPT, str(export_dir), inputs, signature, outputs],
