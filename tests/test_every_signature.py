@@ -30,6 +30,8 @@ TINY = {
              "neck_filters=16", "batch_size=16", "patience=0", "logged_scenes=2"],
     "localize": ["limit=32", "width=0.125", "hidden_units=16", "batch_size=16", "patience=0"],
     "style": _STYLE + ["content=coffee", "steps_per_epoch=2"],
+    "translate": ["limit=120", "units=8", "embedding_dim=4", "bleu_examples=8",
+                  "report_examples=8", "attention_examples=1", "patience=0"],
     "style:fast": _STYLE + ["mode=fast", "crops=8", "crop_size=32", "filters=4",
                             "residual_blocks=1"],
 }

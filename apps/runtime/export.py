@@ -73,7 +73,7 @@ def check_export(loaded, endpoints, tolerance=None):
 
 def batch_one_latency_ms(loaded, endpoint, repeats=30, warmup=3):
     """Median wall time (ms) of one batch-1 call of the reloaded signature."""
-    args = [tf.constant(value[:1]) for value in endpoint.example]
+    args = [tf.constant(value[:1] if np.ndim(value) else value) for value in endpoint.example]
     signature = getattr(loaded, endpoint.name)
     for _ in range(warmup):
         signature(*args)
