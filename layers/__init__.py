@@ -11,6 +11,7 @@ from layers.gram_matrix import GramMatrix
 from layers.inception_module import InceptionModule
 from layers.local_response_normalization import LocalResponseNormalization
 from layers.reflection_padding2d import ReflectionPadding2D
+from layers.nan_masking import NaNMasking
 from layers.residual_block import ResidualBlock
 from layers.sampling import Sampling
 from layers.small_map_conv2d import SmallMapConv2D

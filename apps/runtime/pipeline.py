@@ -1,7 +1,5 @@
 """tf.data input pipelines built from an app's numpy splits."""
 
-import math
-
 import tensorflow as tf
 
 
@@ -33,8 +31,18 @@ def make_pipeline(inputs, global_batch_size, shuffle=False, seed=0, epoch=None):
     return dataset.batch(global_batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _epoch_seeded(inputs, count, global_batch_size, seed, epoch):
-    tensors = tf.nest.map_structure(tf.constant, inputs)
+def shuffled_indices(count, seed, epoch=None):
+    """A dataset of ``0 .. count - 1`` in a seeded order that changes each epoch.
+
+    With ``epoch`` (the run's epoch variable, read when an epoch's iteration
+    starts) the order is a function of ``(seed, epoch)`` alone, so a resumed
+    run repeats an uninterrupted one's orders; without it,
+    ``Dataset.shuffle`` reshuffles each iteration. For apps that build their
+    examples from indices (windows of a text).
+    """
+    if epoch is None:
+        return tf.data.Dataset.range(count).shuffle(count, seed=seed,
+                                                    reshuffle_each_iteration=True)
 
     def permutation(_):
         order = tf.random.experimental.stateless_shuffle(
@@ -42,12 +50,16 @@ def _epoch_seeded(inputs, count, global_batch_size, seed, epoch):
             seed=tf.stack([tf.constant(seed, tf.int64), epoch.read_value()]))
         return tf.data.Dataset.from_tensor_slices(order)
 
+    return (tf.data.Dataset.from_tensors(0).flat_map(permutation)
+            .apply(tf.data.experimental.assert_cardinality(count)))
+
+
+def _epoch_seeded(inputs, count, global_batch_size, seed, epoch):
+    tensors = tf.nest.map_structure(tf.constant, inputs)
+
     def gather(indices):
         return tf.nest.map_structure(lambda tensor: tf.gather(tensor, indices), tensors)
 
-    batches = math.ceil(count / global_batch_size)
-    dataset = (tf.data.Dataset.from_tensors(0).flat_map(permutation)
-               .batch(global_batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE,
-                                             deterministic=True))
-    return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(
-        tf.data.AUTOTUNE)
+    return (shuffled_indices(count, seed, epoch).batch(global_batch_size)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))

@@ -155,6 +155,15 @@ def string_batch(texts, *, signature, name="texts", max_bytes=MAX_STRING_BYTES,
     return _checked(texts, conditions)
 
 
+def string_scalar(text, *, signature, name="text", max_bytes=MAX_STRING_BYTES):
+    """One string (a scalar, not a batch) of <= ``max_bytes`` bytes."""
+    expected = f"{signature} expects {name} as one string (a scalar) of <= {max_bytes} bytes"
+    text = _with_rank(text, 0, f"{expected}; received a tensor of rank > 0")
+    size = tf.strings.length(text)
+    return _checked(text, [(size <= max_bytes, [f"{expected}; received a string of", size,
+                                                "bytes"])])
+
+
 _NOISE = re.compile(r"\{\{.*?\}\}|\[Op:[^\]]*\]")
 _NOT_THE_MESSAGE = ("Graph execution error", "Detected at node", "<stack traces",
                     "[[{{node", "File ")

@@ -208,7 +208,7 @@ def build(session):
 
 def datasets(session):
     """(train, dev) pipelines at the run's global batch size."""
-    app, data, config = session.app, session.data, session.config
+    app, data = session.app, session.data
     _, global_batch = session.batch_size()
     train = app.pipeline(data.x_train, data.y_train, global_batch, training=True,
                          epoch=session.epoch, replicas=session.replicas)

@@ -61,3 +61,30 @@ def signature_from_fresh_process(export_dir, signature, x, workdir):
     assert report["dlsuite_modules"] == [], report
     with np.load(outputs) as found:
         return {name: found[name] for name in found.files}
+
+
+_VALUE_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+exec(sys.argv[2])  # sets `value` (str, number, list or numpy array) from `loaded`
+if isinstance(value, bytes):
+    value = value.decode("utf-8")
+elif isinstance(value, np.ndarray):
+    value = value.tolist()
+print(json.dumps({"value": value,
+                  "dlsuite_modules": sorted(m for m in ("apps", "layers", "losses", "callbacks")
+                                            if m in sys.modules)}))
+"""
+
+
+def value_from_fresh_process(export_dir, call, cwd):
+    """Run ``call`` (Python that sets ``value`` from ``loaded``) against the
+    SavedModel at ``export_dir`` in a fresh interpreter; ``{"value": ...,
+    "dlsuite_modules": [...]}`` with the value as JSON gives it back."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    completed = subprocess.run([sys.executable, "-c", _VALUE_SCRIPT, str(export_dir), call],
+                               cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
