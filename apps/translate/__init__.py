@@ -190,8 +190,8 @@ class TranslateApp(App):
 
     def teacher_forcing(self):
         setup = self.setup
-        return TeacherForcing(setup.target_vocabulary, setup.mode, setup.mode,
-                              setup.max_source_tokens, setup.max_target_tokens)
+        return TeacherForcing(setup.source_vocabulary, setup.target_vocabulary, setup.mode,
+                              setup.mode, setup.max_source_tokens, setup.max_target_tokens)
 
     def pipeline(self, x, y, global_batch_size, training, epoch=None, replicas=1):
         """Teacher-forced batches; for training (with the run's epoch

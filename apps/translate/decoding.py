@@ -62,8 +62,8 @@ class Translator:
         self.model = model
         self.source_mode, self.target_mode = source_mode, target_mode
         self.max_source_tokens, self.max_target_tokens = max_source_tokens, max_target_tokens
-        self.source_lookup = model.get_layer(parts.SOURCE_LOOKUP)
-        self.target_lookup = model.get_layer(parts.TARGET_LOOKUP)
+        self.source_lookup = model.source_lookup
+        self.target_lookup = model.target_lookup
         self.source_embedding = model.get_layer(parts.SOURCE_EMBEDDING)
         self.target_embedding = model.get_layer(parts.TARGET_EMBEDDING)
         self.encoders = _layers(model, parts.encoder_name)

@@ -1,11 +1,18 @@
 """The encoder-decoder: Keras's recurrent and attention layers.
 
-    source tokens -> StringLookup -> Embedding -> Bidirectional(LSTM|GRU) x depth
-                                                        |  final states
-                                                        v  bridge (Dense, tanh)
-    [START] y_1 .. y_T -> StringLookup -> Embedding -> LSTM|GRU x depth -> h_t
-                                        attention(h_t, encoder outputs) -> c_t
-                                        tanh(W [c_t; h_t]) -> Dense -> logits of y_1 .. y_T [END]
+    source ids -> Embedding -> Bidirectional(LSTM|GRU) x depth
+                                        |  final states
+                                        v  bridge (Dense, tanh)
+    [START] y_1 .. y_T ids -> Embedding -> LSTM|GRU x depth -> h_t
+                     attention(h_t, encoder outputs) -> c_t
+                     tanh(W [c_t; h_t]) -> Dense -> logits of y_1 .. y_T [END]
+
+The model (:class:`TranslationModel`, a Functional model) reads token ids;
+its two vocabularies are ``StringLookup`` layers it holds and saves
+(``model.source_lookup``, ``model.target_lookup``), which the input
+pipeline and the export use to number tokens. (String inputs would be
+simpler, but Keras 3.15's ``fit`` under a distribution strategy averages
+the first batch across replicas to build the model, which fails on strings.)
 
 Teacher forcing: the decoder reads the target shifted right by one (a
 start token first) and is trained to emit the target followed by an end
@@ -75,24 +82,47 @@ def string_lookup(vocabulary, name):
                                      oov_token="[UNK]", num_oov_indices=1, name=name)
 
 
+@keras.saving.register_keras_serializable(package="dlsuite")
+class TranslationModel(keras.Model):
+    """The Functional encoder-decoder on token ids, with its vocabularies.
+
+    ``source_lookup`` and ``target_lookup`` are ``StringLookup`` layers over
+    ``source_vocabulary`` and ``target_vocabulary`` (index 0 padding, 1
+    ``[UNK]``); they are saved in the model's config, so a ``.keras`` file
+    and the SavedModel number tokens as training did.
+    """
+
+    def __init__(self, *args, source_vocabulary=(), target_vocabulary=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.source_vocabulary = list(source_vocabulary)
+        self.target_vocabulary = list(target_vocabulary)
+        self.source_lookup = string_lookup(self.source_vocabulary, SOURCE_LOOKUP)
+        self.target_lookup = string_lookup(self.target_vocabulary, TARGET_LOOKUP)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(source_vocabulary=self.source_vocabulary,
+                      target_vocabulary=self.target_vocabulary)
+        return config
+
+
 def build_translation_model(source_vocabulary, target_vocabulary, *, cell="lstm",
                             attention="additive", depth=1, units=256, embedding_dim=128,
                             dropout=0.0):
-    """The uncompiled Functional model ``(source tokens, decoder input
-    tokens) -> logits``, both inputs ``(batch, steps)`` strings padded with
-    ``""``. ``target_vocabulary`` starts with the start and end tokens."""
+    """The uncompiled :class:`TranslationModel` ``(source ids, decoder input
+    ids) -> logits``, both inputs ``(batch, steps)`` int64 padded with 0.
+    ``target_vocabulary`` starts with the start and end tokens."""
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}. Received: attention={attention!r}")
     for name, value in (("depth", depth), ("units", units), ("embedding_dim", embedding_dim)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1. Received: {name}={value}")
-    source = keras.Input((None,), dtype="string", name="source")
-    decoder_input = keras.Input((None,), dtype="string", name="decoder_input")
-    source_lookup = string_lookup(source_vocabulary, SOURCE_LOOKUP)
-    target_lookup = string_lookup(target_vocabulary, TARGET_LOOKUP)
+    source = keras.Input((None,), dtype="int64", name="source")
+    decoder_input = keras.Input((None,), dtype="int64", name="decoder_input")
+    source_size, target_size = len(source_vocabulary) + 2, len(target_vocabulary) + 2
 
-    x = keras.layers.Embedding(source_lookup.vocabulary_size(), embedding_dim, mask_zero=True,
-                               name=SOURCE_EMBEDDING)(source_lookup(source))
+    x = keras.layers.Embedding(source_size, embedding_dim, mask_zero=True,
+                               name=SOURCE_EMBEDDING)(source)
     initial_states = []
     for index in range(depth):
         if dropout:
@@ -109,8 +139,8 @@ def build_translation_model(source_vocabulary, target_vocabulary, *, cell="lstm"
             for k, part in enumerate(state_parts(cell))])
     memory = x
 
-    y = keras.layers.Embedding(target_lookup.vocabulary_size(), embedding_dim, mask_zero=True,
-                               name=TARGET_EMBEDDING)(target_lookup(decoder_input))
+    y = keras.layers.Embedding(target_size, embedding_dim, mask_zero=True,
+                               name=TARGET_EMBEDDING)(decoder_input)
     for index in range(depth):
         if dropout:
             y = keras.layers.Dropout(dropout, name=f"decoder_dropout_{index}")(y)
@@ -127,8 +157,10 @@ def build_translation_model(source_vocabulary, target_vocabulary, *, cell="lstm"
             keras.layers.Concatenate(name=f"{COMBINE}_input")([context, y]))
     if dropout:
         y = keras.layers.Dropout(dropout, name="output_dropout")(y)
-    logits = keras.layers.Dense(target_lookup.vocabulary_size(), dtype="float32", name=LOGITS)(y)
-    return keras.Model([source, decoder_input], logits, name=f"seq2seq_{cell}_{attention}")
+    logits = keras.layers.Dense(target_size, dtype="float32", name=LOGITS)(y)
+    return TranslationModel([source, decoder_input], logits, name=f"seq2seq_{cell}_{attention}",
+                            source_vocabulary=source_vocabulary,
+                            target_vocabulary=target_vocabulary)
 
 
 def compile_translation_model(model, optimizer, **options):

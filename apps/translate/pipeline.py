@@ -24,13 +24,14 @@ WINDOW_BATCHES = 32
 
 
 class TeacherForcing:
-    """``(sources, targets)`` string batches -> ``((source tokens, decoder
-    input tokens), target ids, weights)``, numbered as the model's target
-    ``StringLookup`` numbers them."""
+    """``(sources, targets)`` string batches -> ``((source ids, decoder
+    input ids), target ids, weights)``, numbered as the model's
+    ``StringLookup`` layers number them."""
 
-    def __init__(self, target_vocabulary, source_mode, target_mode, max_source_tokens,
-                 max_target_tokens):
-        self.lookup = string_lookup(target_vocabulary, "teacher_forcing_lookup")
+    def __init__(self, source_vocabulary, target_vocabulary, source_mode, target_mode,
+                 max_source_tokens, max_target_tokens):
+        self.source_lookup = string_lookup(source_vocabulary, "teacher_forcing_source")
+        self.target_lookup = string_lookup(target_vocabulary, "teacher_forcing_target")
         self.source_mode, self.target_mode = source_mode, target_mode
         self.max_source_tokens, self.max_target_tokens = max_source_tokens, max_target_tokens
 
@@ -42,9 +43,11 @@ class TeacherForcing:
         starts = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tok.START))
         ends = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tok.END))
         decoder_input = tf.concat([starts, target], axis=1).to_tensor(default_value=tok.PAD)
-        labels = self.lookup(tf.concat([target, ends], axis=1).to_tensor(default_value=tok.PAD))
+        labels = tf.concat([target, ends], axis=1).to_tensor(default_value=tok.PAD)
+        labels = self.target_lookup(labels)
         weights = tf.cast(tf.not_equal(labels, tok.PAD_ID), tf.float32)
-        return (source.to_tensor(default_value=tok.PAD), decoder_input), labels, weights
+        return ((self.source_lookup(source.to_tensor(default_value=tok.PAD)),
+                 self.target_lookup(decoder_input)), labels, weights)
 
     def dataset(self, batches):
         """Map a ``tf.data`` pipeline of ``(sources, targets)`` batches."""
@@ -65,12 +68,12 @@ def length_bucketed(sources, targets, lengths, global_batch_size, seed, epoch,
 
     Each epoch: a permutation seeded by ``(seed, epoch)``; within windows of
     ``window_batches`` batches of it, pairs sorted by ``lengths`` (stable);
-    the sorted pairs cut into batches; the batches in an order seeded by
-    ``(seed, epoch)`` too. ``epoch`` is the run's epoch variable, read when
-    each epoch's iteration starts.
+    the sorted pairs cut into batches; the full batches in an order seeded
+    by ``(seed, epoch)`` too, a partial one last. ``epoch`` is the run's
+    epoch variable, read when each epoch's iteration starts.
     """
     count = len(sources)
-    batches = math.ceil(count / global_batch_size)
+    batches, full = math.ceil(count / global_batch_size), count // global_batch_size
     window = global_batch_size * window_batches
     tensors = (tf.constant(sources.astype(str)), tf.constant(targets.astype(str)))
     lengths = tf.constant(lengths, tf.int64)
@@ -83,8 +86,13 @@ def length_bucketed(sources, targets, lengths, global_batch_size, seed, epoch,
         keys = tf.range(count, dtype=tf.int64) // window * longest + tf.gather(lengths, order)
         order = tf.gather(order, tf.argsort(keys, stable=True))
         starts = tf.random.experimental.stateless_shuffle(
-            tf.range(batches, dtype=tf.int64) * global_batch_size,
+            tf.range(full, dtype=tf.int64) * global_batch_size,
             seed=tf.stack([tf.constant(seed, tf.int64) + 1, current]))
+        # A partial batch comes last, as in the runtime's pipeline: Keras
+        # builds a distributed model from the first batch, which must split
+        # evenly over the replicas.
+        starts = tf.concat([starts, tf.range(full, batches, dtype=tf.int64)
+                            * global_batch_size], axis=0)
         return tf.data.Dataset.from_tensor_slices(starts).map(
             lambda start: order[start:start + global_batch_size])
 
