@@ -125,6 +125,24 @@ def median_time(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
+def interleaved_rounds(variants, rounds, measure):
+    """``{name: [one figure per round]}``: every round measures each of
+    ``variants`` (a dict) once, ``measure(name, value)``, in their order on
+    even rounds and in reverse on odd ones, so that a drift of the machine
+    does not favour one variant."""
+    figures = {name: [] for name in variants}
+    for index in range(rounds):
+        order = list(variants) if index % 2 == 0 else list(variants)[::-1]
+        for name in order:
+            figures[name].append(measure(name, variants[name]))
+    return figures
+
+
+def paired_ratio(figures, numerator, denominator):
+    """The median over rounds of ``numerator / denominator`` within a round."""
+    return statistics.median(a / b for a, b in zip(figures[numerator], figures[denominator]))
+
+
 def comparable(other_share):
     return other_share <= MAX_OTHER_CPU_SHARE
 

@@ -75,7 +75,7 @@ def _dataset():
         return "mnist5k"
 
 
-def _train(app, overrides, epochs, budget=None, keep_as=None):
+def _train(app, overrides, epochs, budget=None, keep_as=None, extra_callbacks=()):
     """Train ``app``; its history, final metrics, wall seconds and training seconds.
 
     With ``keep_as``, the run's final image grids (``*.png``) are copied to
@@ -87,7 +87,7 @@ def _train(app, overrides, epochs, budget=None, keep_as=None):
         session, metrics = training.train(
             app, overrides, epochs=epochs, strategy="default", precision_name="float32",
             run_dir=f"{root}/run", verbose=0,
-            extra_callbacks=[budget_callback] if budget_callback else ())
+            extra_callbacks=([budget_callback] if budget_callback else []) + list(extra_callbacks))
         wall = time.perf_counter() - start
         history = session.run.read_history()  # before the run directory goes
         if keep_as:

@@ -33,7 +33,7 @@ from apps.gan.models import DCGAN, build_discriminator, build_generator, upsampl
 from apps.runtime.precision import cpu_has_amx, cpu_has_bf16_units
 from benchmarks import torch_child
 from benchmarks.common import (CpuShare, EpochTimer, built_under, comparable, fresh_session,
-                               write_result)
+                               interleaved_rounds, paired_ratio, write_result)
 from benchmarks.gan_reference import ReferenceDCGAN
 
 # The scale: 28x28 images, latent 128, batch 64; filters=128 gives the
@@ -103,18 +103,16 @@ def main(argv):
         "ours mixed_bfloat16": (_ours, "mixed_bfloat16"),
         "reference mixed_bfloat16": (_reference, "mixed_bfloat16"),
     }
-    seconds = {name: [] for name in variants}
     with CpuShare() as share:
-        for repeat in range(repeats):
-            order = list(variants) if repeat % 2 == 0 else list(variants)[::-1]
-            for name in order:
-                make, policy = variants[name]
-                seconds[name].append(epoch_seconds(make, images, policy, epochs, batch, filters))
+        seconds = interleaved_rounds(
+            variants, repeats,
+            lambda name, variant: epoch_seconds(variant[0], images, variant[1], epochs, batch,
+                                                filters))
         torch = torch_results(images, batch, filters, epochs, quick)
     median = {name: statistics.median(values) for name, values in seconds.items()}
 
     def paired(numerator, denominator):
-        return statistics.median(a / b for a, b in zip(seconds[numerator], seconds[denominator]))
+        return paired_ratio(seconds, numerator, denominator)
 
     ratio = paired("ours float32", "reference float32")
     ratio_bf16 = paired("ours mixed_bfloat16", "reference mixed_bfloat16")

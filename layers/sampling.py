@@ -2,6 +2,8 @@
 
 import keras
 
+from layers._random import seed_generator
+
 
 @keras.saving.register_keras_serializable(package="dlsuite")
 class Sampling(keras.layers.Layer):
@@ -48,10 +50,8 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise ValueError(f"`seed` must be an int or None. Received: seed={seed}")
+        self.seed_generator = seed_generator(seed)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _check_shapes(self, input_shape):
         if (

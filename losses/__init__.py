@@ -9,6 +9,7 @@ from losses.discriminator_loss import DiscriminatorLoss, discriminator_loss
 from losses.generator_loss import GeneratorLoss, generator_loss
 from losses.gram_matrix import gram_matrix
 from losses.kl_divergence import KLDivergence, kl_divergence
+from losses.r1_penalty import R1Penalty, r1_penalty
 from losses.yolo_loss import YOLOLoss, yolo_loss
 from losses.style_cost import style_cost, style_layer_cost
 from losses.style_transfer_loss import StyleTransferLoss

@@ -14,6 +14,9 @@ enough to read in one sitting. Use it from any layer's test file::
             expected_output_shape=(2, 4, 4, 4),
         )
 
+A layer with several inputs (``layer([x, w])``) gives ``input_shape`` as a
+list of shapes, and ``input_data`` (if any) as a list of arrays.
+
 Keep the shapes tiny: every check builds a few small models and runs one
 ``fit`` step, a few seconds on one core.
 """
@@ -54,7 +57,8 @@ def check_layer(
        (of a Dense put in front of it, for a layer without weights).
     4. **Mixed precision**: under ``mixed_float16`` and ``mixed_bfloat16``
        (passed as ``dtype=``) the output is in the compute dtype, finite, and
-       every variable of the layer is float32.
+       every floating-point variable of the layer is float32 (a
+       ``SeedGenerator``'s integer state is no weight).
     5. **Saving**: a ``.keras`` save and ``keras.saving.load_model`` in a
        temporary directory give identical outputs and an equal layer config.
 
@@ -63,11 +67,12 @@ def check_layer(
             ``keras.saving.register_keras_serializable``).
         init_kwargs: Dict of constructor arguments; keep the layer tiny.
         input_shape: Full input shape including the batch size, e.g.
-            ``(2, 8, 8, 3)``.
+            ``(2, 8, 8, 3)``; a list of them for a layer of several inputs.
         expected_output_shape: Full expected output shape, e.g.
             ``(2, 4, 4, 4)``.
-        input_data: Optional float array of ``input_shape`` to use instead of
-            seeded standard-normal values (for layers with a restricted input
+        input_data: Optional float array (a list of them for several
+            inputs) of ``input_shape`` to use instead of seeded
+            standard-normal values (for layers with a restricted input
             domain).
         run_training_check: Set ``False`` for layers that cannot be trained
             through (none of ours so far).
@@ -75,16 +80,14 @@ def check_layer(
             only by design; say why at the call site.
         run_saving_check: Set ``False`` only with a reason at the call site.
     """
-    input_shape = tuple(input_shape)
     expected_output_shape = tuple(expected_output_shape)
-    if input_data is None:
-        input_data = np.random.default_rng(0).standard_normal(input_shape)
-    input_data = np.asarray(input_data, dtype="float32")
-    if input_data.shape != input_shape:
-        raise ValueError(
-            "input_data must have input_shape. Received: "
-            f"input_data.shape={input_data.shape}, input_shape={input_shape}"
-        )
+    if _is_several(input_shape):
+        shapes = [tuple(shape) for shape in input_shape]
+        arrays = input_data if input_data is not None else [None] * len(shapes)
+        input_data = _Inputs(_input_array(data, shape, seed)
+                             for seed, (data, shape) in enumerate(zip(arrays, shapes)))
+    else:
+        input_data = _input_array(input_data, tuple(input_shape), 0)
 
     _check_config_round_trip(layer_cls, init_kwargs)
     _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape)
@@ -95,6 +98,49 @@ def check_layer(
             _check_mixed_precision(layer_cls, init_kwargs, input_data, policy)
     if run_saving_check:
         _check_saving(layer_cls, init_kwargs, input_data)
+
+
+class _Inputs(list):
+    """Several input arrays, with the list of their shapes as ``.shape``."""
+
+    @property
+    def shape(self):
+        return [array.shape for array in self]
+
+
+def _is_several(input_shape):
+    return isinstance(input_shape, list) and all(isinstance(s, (list, tuple)) for s in input_shape)
+
+
+def _input_array(data, shape, seed):
+    if data is None:
+        data = np.random.default_rng(seed).standard_normal(shape)
+    data = np.asarray(data, dtype="float32")
+    if data.shape != shape:
+        raise ValueError(
+            "input_data must have input_shape. Received: "
+            f"input_data.shape={data.shape}, input_shape={shape}"
+        )
+    return data
+
+
+def _symbolic(input_data, batch=True):
+    """``keras.Input``(s) for ``input_data``, with its batch size or ``None``."""
+    def one(array):
+        return keras.Input(batch_shape=array.shape) if batch else keras.Input(array.shape[1:])
+
+    if isinstance(input_data, _Inputs):
+        return [one(array) for array in input_data]
+    return one(input_data)
+
+
+def _plain(input_data):
+    """What a layer or model is called with: an array, or a plain list of them."""
+    return list(input_data) if isinstance(input_data, _Inputs) else input_data
+
+
+def _first(input_data):
+    return input_data[0] if isinstance(input_data, _Inputs) else input_data
 
 
 def assert_finite(values, what):
@@ -122,20 +168,18 @@ def _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape):
         f"compute_output_shape: {computed} != expected {expected_output_shape}"
     )
 
-    symbolic_input = keras.Input(batch_shape=input_data.shape)
-    symbolic_output = layer_cls(**init_kwargs)(symbolic_input)
+    symbolic_output = layer_cls(**init_kwargs)(_symbolic(input_data))
     assert tuple(symbolic_output.shape) == expected_output_shape, (
         f"symbolic call: {tuple(symbolic_output.shape)} != expected "
         f"{expected_output_shape}"
     )
-    unbatched_input = keras.Input(shape=input_data.shape[1:])
-    unbatched_output = layer_cls(**init_kwargs)(unbatched_input)
+    unbatched_output = layer_cls(**init_kwargs)(_symbolic(input_data, batch=False))
     assert tuple(unbatched_output.shape) == (None, *expected_output_shape[1:]), (
         f"symbolic call with batch None: {tuple(unbatched_output.shape)}"
     )
 
     for training in (False, True):
-        output = layer(input_data, training=training)
+        output = layer(_plain(input_data), training=training)
         assert tuple(output.shape) == expected_output_shape, (
             f"eager call (training={training}): {tuple(output.shape)} != "
             f"expected {expected_output_shape}"
@@ -147,24 +191,26 @@ def _check_shapes(layer_cls, init_kwargs, input_data, expected_output_shape):
 
 
 def _check_training(layer_cls, init_kwargs, input_data, expected_output_shape):
-    inputs = keras.Input(shape=input_data.shape[1:])
+    inputs = _symbolic(input_data, batch=False)
     layer = layer_cls(**init_kwargs)
     layer.build(input_data.shape)
     features = inputs
     watched = layer
     if not layer.trainable_weights:
-        # A weightless layer: train a Dense in front of it instead, which
-        # checks that gradients flow through the layer.
-        watched = keras.layers.Dense(input_data.shape[-1], name="trainable_probe")
-        features = watched(inputs)
+        # A weightless layer: train a Dense in front of it (of its first
+        # input) instead, which checks that gradients flow through the layer.
+        first = _first(input_data)
+        watched = keras.layers.Dense(first.shape[-1], name="trainable_probe")
+        features = ([watched(inputs[0]), *inputs[1:]] if isinstance(inputs, list)
+                    else watched(inputs))
     model = keras.Model(inputs, layer(features))
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
     targets = np.random.default_rng(1).standard_normal(expected_output_shape)
     before = [w.numpy() for w in watched.trainable_weights]
     history = model.fit(
-        input_data,
+        _plain(input_data),
         targets.astype("float32"),
-        batch_size=input_data.shape[0],
+        batch_size=_first(input_data).shape[0],
         epochs=1,
         verbose=0,
     )
@@ -179,7 +225,7 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
     layer = layer_cls(**init_kwargs, dtype=policy)
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     for training in (False, True):
-        output = layer(input_data, training=training)
+        output = layer(_plain(input_data), training=training)
         output_dtype = keras.backend.standardize_dtype(output.dtype)
         assert output_dtype == compute_dtype, (
             f"{policy}: output dtype {output_dtype} != compute dtype {compute_dtype}"
@@ -187,21 +233,23 @@ def _check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
         assert_finite(output, f"{policy} (training={training})")
     for variable in layer.variables:
         variable_dtype = keras.backend.standardize_dtype(variable.dtype)
+        if "int" in variable_dtype:
+            continue  # a SeedGenerator's state, not a weight
         assert variable_dtype == "float32", (
             f"{policy}: variable {variable.path} is {variable_dtype}, not float32"
         )
 
 
 def _check_saving(layer_cls, init_kwargs, input_data):
-    inputs = keras.Input(shape=input_data.shape[1:])
+    inputs = _symbolic(input_data, batch=False)
     layer = layer_cls(**init_kwargs)
     model = keras.Model(inputs, layer(inputs))
-    expected = keras.ops.convert_to_numpy(model(input_data, training=False))
+    expected = keras.ops.convert_to_numpy(model(_plain(input_data), training=False))
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.keras")
         model.save(path)
         loaded = keras.saving.load_model(path)
-    actual = keras.ops.convert_to_numpy(loaded(input_data, training=False))
+    actual = keras.ops.convert_to_numpy(loaded(_plain(input_data), training=False))
     np.testing.assert_allclose(
         actual, expected, rtol=0, atol=1e-6, err_msg=".keras round-trip: outputs differ"
     )

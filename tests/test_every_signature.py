@@ -19,6 +19,9 @@ from apps.runtime import training
 # key "app:variant" is another configuration of the app before the colon.
 _STYLE = ["weights=random", "style=immunohistochemistry", "image_size=32",
           "content_layers=block2_conv2", "style_layers=block1_conv1,block2_conv1"]
+_RCNN = ["image_size=64", "max_scale=2", "max_objects=3", "limit=32", "width=0.125",
+         "batch_size=8", "patience=0", "logged_scenes=2", "head_units=16", "rpn_filters=8",
+         "max_proposals=40", "rois_per_image=16"]
 TINY = {
     "mlp": ["dataset=digits", "limit=120", "hidden_units=8", "patience=0"],
     "cnn": ["dataset=digits", "limit=120", "arch=lenet5", "batch_size=32", "patience=0"],
@@ -26,6 +29,9 @@ TINY = {
     "gan": ["dataset=digits", "limit=120", "latent_dim=8", "generator_filters=4",
             "discriminator_filters=4", "label_embedding_dim=4", "batch_size=32",
             "quality=false"],
+    "gan:stylegan": ["variant=stylegan", "dataset=digits", "limit=120", "latent_dim=8",
+                     "w_dim=8", "mapping_layers=1", "style_filters=4", "style_max_filters=8",
+                     "batch_size=32", "quality=false"],
     "yolo": ["image_size=64", "max_scale=2", "max_objects=3", "limit=32", "width=0.125",
              "neck_filters=16", "batch_size=16", "patience=0", "logged_scenes=2"],
     "localize": ["limit=32", "width=0.125", "hidden_units=16", "batch_size=16", "patience=0"],
@@ -36,6 +42,10 @@ TINY = {
     "style": _STYLE + ["content=coffee", "steps_per_epoch=2"],
     "translate": ["limit=120", "units=8", "embedding_dim=4", "bleu_examples=8",
                   "report_examples=8", "attention_examples=1", "patience=0"],
+    "rcnn": _RCNN + ["variant=rcnn", "warp_size=16"],
+    "rcnn:fast": _RCNN + ["variant=fast"],
+    "rcnn:faster": _RCNN + ["variant=faster", "anchor_sizes=16,32", "train_proposals=40",
+                            "test_proposals=30"],
     "style:fast": _STYLE + ["mode=fast", "crops=8", "crop_size=32", "filters=4",
                             "residual_blocks=1"],
 }

@@ -3,7 +3,9 @@ evaluation, the ``detect`` export, ``predict`` on files and the report.
 
 A detector subclasses :class:`DetectionApp` and supplies ``build_model``
 and ``raw_detections(model, config, data)``: a function from a float32
-batch at the model's input size to boxes and per-class scores before NMS.
+batch at the model's input size to boxes and per-class scores before NMS
+(a detector that needs more than the images, such as proposals, also
+overrides ``detections``).
 Everything else (mAP by pycocotools every epoch, TensorBoard pictures, the
 error analysis, the export's pre- and post-processing) is here, once.
 """
@@ -17,10 +19,10 @@ from apps.detection.config import DetectionConfig
 from apps.runtime.app import App
 
 
-def evaluate_split(raw_detections, config, images, true_boxes, num_classes):
+def evaluate_split(app, model, config, data, images, true_boxes):
     """Detections on ``images`` and their COCO evaluation."""
-    detections = export.detect_arrays(raw_detections, config, images)
-    result = evaluation.coco_evaluate(true_boxes, detections, num_classes, images.shape[1:3])
+    detections = app.detections(model, config, data, images)
+    result = evaluation.coco_evaluate(true_boxes, detections, data.num_classes, images.shape[1:3])
     return detections, result
 
 
@@ -42,9 +44,8 @@ class DetectionEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not len(self.data.x_dev):
             return
-        raw = self.app.raw_detections(self.model, self.config, self.data)
-        detections, result = evaluate_split(raw, self.config, self.data.x_dev, self.data.y_dev,
-                                            self.data.num_classes)
+        detections, result = evaluate_split(self.app, self.model, self.config, self.data,
+                                            self.data.x_dev, self.data.y_dev)
         self.last = result
         if logs is not None:
             logs["val_map_50"] = result["map_50"]
@@ -84,6 +85,12 @@ class DetectionApp(App):
         """``fn(float_images) -> (boxes (N, K, 4) xyxy, scores (N, K, C))``."""
         raise NotImplementedError
 
+    def detections(self, model, config, data, images):
+        """Per-image detections after NMS of a numpy batch at the input size
+        (``export.detect_arrays``); a detector that needs more than the
+        images (proposals) overrides this."""
+        return export.detect_arrays(self.raw_detections(model, config, data), config, images)
+
     def callbacks(self, config, data, run):
         return [DetectionEvaluation(self, config, data, run.tb)]
 
@@ -97,11 +104,10 @@ class DetectionApp(App):
 
     def report(self, model, config, data, run):
         """Test mAP, per-class AP, PR curves, error analysis, annotated scenes."""
-        raw = self.raw_detections(model, config, data)
         sections, metrics = [], {}
         split_name, images, truths = (("test", data.x_test, data.y_test) if len(data.x_test)
                                       else ("dev", data.x_dev, data.y_dev))
-        detections, result = evaluate_split(raw, config, images, truths, data.num_classes)
+        detections, result = evaluate_split(self, model, config, data, images, truths)
         analysis = evaluation.error_analysis(truths, detections, config.display_threshold)
         true_count = int((np.asarray(truths)[..., 4] >= 0).sum())
         metrics["detection"] = {

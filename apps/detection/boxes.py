@@ -22,7 +22,9 @@ def convert(boxes, source, target, height=None, width=None):
 
 def non_max_suppression(boxes, scores, max_detections=100, iou_threshold=0.5,
                         score_threshold=0.05):
-    """Per-class NMS of ``(N, K, 4)`` xyxy boxes with ``(N, K, C)`` scores.
+    """Per-class NMS of ``(N, K, 4)`` xyxy boxes (or ``(N, K, C, 4)``: one
+    box per class, as a two-stage detector refines them) with ``(N, K, C)``
+    scores.
 
     Returns ``boxes (N, D, 4)`` xyxy, ``scores (N, D)``, ``classes (N, D)``
     int32 and ``count (N,)`` int32, with ``D = max_detections``; rows past
@@ -33,8 +35,10 @@ def non_max_suppression(boxes, scores, max_detections=100, iou_threshold=0.5,
     boxes = tf.cast(boxes, tf.float32)
     scores = tf.cast(scores, tf.float32)
     corners = convert(boxes, "xyxy", "yxyx")
+    if corners.shape.rank == 3:
+        corners = corners[:, :, tf.newaxis, :]
     found = tf.image.combined_non_max_suppression(
-        corners[:, :, tf.newaxis, :], scores, max_output_size_per_class=max_detections,
+        corners, scores, max_output_size_per_class=max_detections,
         max_total_size=max_detections, iou_threshold=iou_threshold,
         score_threshold=score_threshold, clip_boxes=False)
     return (convert(found.nmsed_boxes, "yxyx", "xyxy"), found.nmsed_scores,

@@ -6,6 +6,8 @@ returns ``boxes (batch, D, 4)`` as ``x1, y1, x2, y2`` in the input image's
 pixels, ``scores (batch, D)``, ``classes (batch, D)`` int32, ``count
 (batch,)`` int32 (rows past ``count`` are zeros) and ``class_names (batch,
 D)``. Resizing, decoding and per-class NMS happen inside the SavedModel.
+A detector whose regions are proposed outside the graph (``rcnn`` and
+``fast``: selective search) exports ``detect(images, proposals)``.
 """
 
 import pathlib
@@ -28,21 +30,54 @@ def postprocess(boxes, scores, settings):
                                score_threshold=settings.score_threshold)
 
 
-def detect_endpoint(raw_detections, config, input_shape, class_names, examples):
+# The most proposals per image ``detect`` takes when it takes them.
+MAX_PROPOSALS = 2000
+
+
+def checked_proposals(proposals, images, max_proposals=MAX_PROPOSALS):
+    """``proposals`` float32 ``(batch, P, 4)`` xyxy: finite, one row of boxes
+    per image of ``images``, ``1 <= P <= max_proposals``."""
+    proposals = signature_inputs.float_batch(proposals, signature="detect", name="proposals",
+                                             inner_shape=(None, 4))
+    expected = (f"detect expects proposals as float32 (batch, P, 4) boxes x1, y1, x2, y2 in the "
+                f"image's pixels, one batch row per image and 1 <= P <= {max_proposals}")
+    shape = tf.shape(proposals)
+    checks = [tf.debugging.Assert(tf.equal(shape[0], tf.shape(images)[0]),
+                                  [f"{expected}; received a batch of", shape[0], "for",
+                                   tf.shape(images)[0], "images"]),
+              tf.debugging.Assert(tf.logical_and(shape[1] >= 1, shape[1] <= max_proposals),
+                                  [f"{expected}; received P =", shape[1]])]
+    with tf.control_dependencies(checks):
+        return tf.identity(proposals)
+
+
+def detect_endpoint(raw_detections, config, input_shape, class_names, examples,
+                    example_proposals=None):
     """The ``detect`` :class:`Endpoint` of a detector.
 
     ``raw_detections(float_images)`` maps a float32 batch at the model's
     input size (0..255) to ``(boxes (N, K, 4) xyxy in input pixels, scores
-    (N, K, C))`` before NMS.
+    (N, K, C))`` before NMS (boxes may be ``(N, K, C, 4)``, one per class).
+    A detector whose regions come from outside the graph (selective search)
+    passes ``example_proposals`` (for ``examples``, in their pixels): then
+    ``detect(images, proposals)`` takes ``(batch, P, 4)`` boxes in each
+    image's pixels and ``raw_detections(float_images, proposals)`` gets
+    them at the input size.
     """
     size_y, size_x, channels = input_shape
     names = tf.constant(list(class_names))
 
-    def detect(images):
+    def run(images, proposals=None):
         images = signature_inputs.image_batch(images, signature="detect")
         shape = tf.shape(images)
         x = prepare_images(images, size_y, size_x, channels)
-        boxes, scores = raw_detections(x)
+        if proposals is None:
+            boxes, scores = raw_detections(x)
+        else:
+            proposals = checked_proposals(proposals, images)
+            proposals = scale_boxes(proposals, size_x / tf.cast(shape[2], tf.float32),
+                                    size_y / tf.cast(shape[1], tf.float32))
+            boxes, scores = raw_detections(x, proposals)
         boxes, scores, classes, count = postprocess(boxes, scores, config)
         height = tf.cast(shape[1], tf.float32)
         width = tf.cast(shape[2], tf.float32)
@@ -55,18 +90,31 @@ def detect_endpoint(raw_detections, config, input_shape, class_names, examples):
                 "class_names": tf.where(valid, tf.gather(names, classes), "")}
 
     count = batch_size_for_check(config.batch_size)
-    return Endpoint(name="detect", fn=detect,
-                    input_signature=[tf.TensorSpec(None, tf.uint8, name="images")],
-                    example=[np.asarray(examples[:count], np.uint8)])
+    images_spec = tf.TensorSpec(None, tf.uint8, name="images")
+    example = [np.asarray(examples[:count], np.uint8)]
+    if example_proposals is None:
+        def detect(images):
+            return run(images)
+
+        return Endpoint(name="detect", fn=detect, input_signature=[images_spec], example=example)
+
+    def detect_with_proposals(images, proposals):
+        return run(images, proposals)
+
+    return Endpoint(name="detect", fn=detect_with_proposals,
+                    input_signature=[images_spec,
+                                     tf.TensorSpec([None, None, 4], tf.float32, name="proposals")],
+                    example=example + [np.asarray(example_proposals[:count], np.float32)])
 
 
-def detect_arrays(raw_detections, config, images, batch_size=64):
+def detect_arrays(raw_detections, config, images, batch_size=64, proposals=None):
     """Detections of a numpy batch at the model's input size, per image:
     ``[(boxes (k, 4), scores (k,), classes (k,)), ...]`` after NMS, boxes
-    clipped to the image as ``detect`` clips them."""
+    clipped to the image as ``detect`` clips them. ``proposals`` (numpy
+    ``(N, P, 4)``), when given, go to ``raw_detections`` beside each batch."""
     @tf.function
-    def run(x):
-        boxes, scores = raw_detections(x)
+    def run(x, *extra):
+        boxes, scores = raw_detections(x, *extra)
         return postprocess(boxes, scores, config)
 
     height, width = np.asarray(images).shape[1:3]
@@ -74,7 +122,9 @@ def detect_arrays(raw_detections, config, images, batch_size=64):
     found = []
     for start in range(0, len(images), batch_size):
         chunk = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
-        boxes, scores, classes, count = (t.numpy() for t in run(chunk))
+        extra = () if proposals is None else (
+            tf.convert_to_tensor(np.asarray(proposals[start:start + batch_size], np.float32)),)
+        boxes, scores, classes, count = (t.numpy() for t in run(chunk, *extra))
         for index, kept in enumerate(count):
             found.append((np.clip(boxes[index, :kept], 0.0, limits), scores[index, :kept],
                           classes[index, :kept]))
@@ -87,23 +137,27 @@ def output_path(path):
     return path.with_name(f"{path.stem}.detections.png")
 
 
-def call_signature(signature, image, path):
-    """``signature`` on one uint8 image; its check failures as one-line
-    :class:`UsageError`s naming the file."""
+def call_signature(signature, image, path, *extra):
+    """``signature`` on one uint8 image (and ``extra`` arrays of one row);
+    its check failures as one-line :class:`UsageError`s naming the file."""
     try:
-        return signature(tf.constant(image[np.newaxis]))
+        return signature(tf.constant(image[np.newaxis]),
+                         *(tf.constant(value[np.newaxis]) for value in extra))
     except tf.errors.InvalidArgumentError as error:
         raise UsageError(f"{path}: {signature_inputs.explain(error)}") from None
 
 
-def predict_files(loaded, paths, display_threshold):
+def predict_files(loaded, paths, display_threshold, extra_inputs=None):
     """Run ``detect`` on each file; write ``NAME.detections.png`` beside it
     with the labelled boxes scoring at least ``display_threshold``; return
-    printable lines."""
+    printable lines. ``extra_inputs(image)``, when given, returns the
+    further arguments of ``detect`` for one image (proposals computed
+    outside the graph)."""
     lines = []
     for path in paths:
         image = read_image(path)
-        outputs = call_signature(loaded.detect, image, path)
+        extra = extra_inputs(image) if extra_inputs else ()
+        outputs = call_signature(loaded.detect, image, path, *extra)
         count = int(outputs["count"].numpy()[0])
         boxes = outputs["boxes"].numpy()[0, :count]
         scores = outputs["scores"].numpy()[0, :count]

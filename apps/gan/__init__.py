@@ -1,4 +1,4 @@
-"""``gan``: DCGAN and conditional GAN (``--set variant=dcgan|conditional``).
+"""``gan``: DCGAN, conditional GAN and StyleGAN (``--set variant=dcgan|conditional|stylegan``).
 
 Two optimizers, alternating discriminator/generator steps, the
 non-saturating loss with one-sided label smoothing (``apps.gan.models``).
@@ -7,6 +7,10 @@ grid, and sample quality measured with a reference classifier trained on the
 same data (``apps.gan.quality``): classifier Inception Score, Frechet
 distance in its feature space, and the label accuracy of a conditional
 model. The export's ``generate(noise[, labels])`` returns uint8 images.
+StyleGAN (``apps.gan.stylegan``, ``apps.gan.style_app``) exports
+``generate(noise, truncation_psi)``, ``mix(noise_a, noise_b,
+crossover_layer)`` and ``map(noise)``, and adds a style-mixing grid, a
+truncation sweep and the R1 penalty to the logs.
 """
 
 import dataclasses
@@ -20,10 +24,13 @@ from apps.data import load
 from apps.gan.images import ImageGridLogger, image_grid
 from apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
 from apps.gan.quality import GenerativeQuality, measure, reference_classifier
+from apps.gan import style_app
+from apps.gan.style_networks import check_resolution
 from apps.registry import register_app
 from apps.runtime import signature_inputs
 from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
+from apps.runtime.config import (BaseConfig, require_fraction, require_non_negative,
+                                 require_positive)
 from apps.runtime.optim import compile_options
 
 DATASETS = ("auto", "digits", "mnist5k", "fashion_mnist", "images")
@@ -61,7 +68,7 @@ class GenerativeConfig(BaseConfig):
 
 @dataclasses.dataclass(frozen=True)
 class GANConfig(GenerativeConfig):
-    variant: typing.Literal["dcgan", "conditional"] = "conditional"
+    variant: typing.Literal["dcgan", "conditional", "stylegan"] = "conditional"
     latent_dim: int = 64
     generator_filters: int = 32
     discriminator_filters: int = 32
@@ -74,14 +81,49 @@ class GANConfig(GenerativeConfig):
     beta_1: float = 0.5
     # GAN losses do not fall steadily: no early stopping by default.
     patience: int = 0
+    # -- variant=stylegan only (apps.gan.style_app) --
+    w_dim: int = 128
+    mapping_layers: int = 4
+    # Feature maps at full resolution, doubling at each halving, at most
+    # style_max_filters (generator and discriminator alike).
+    style_filters: int = 32
+    style_max_filters: int = 128
+    # R1 penalty weight (0 = off), applied lazily every r1_interval steps.
+    r1_gamma: float = 0.1
+    r1_interval: int = 16
+    style_mixing: float = 0.9
+    w_avg_beta: float = 0.995
+    # Inference uses an exponential moving average of the generator's weights
+    # with this half-life in images (0 = the trained weights), ramped up as
+    # ema_rampup * images seen early on.
+    ema_half_life: int = 10_000
+    ema_rampup: float = 0.05
+    minibatch_group: int = 4
+    # Adam(rate, beta_1=0, beta_2=style_beta_2), StyleGAN2's. The generator's
+    # layers have the equalised learning rate (a step moves a weight by about
+    # the rate relative to its scale); the discriminator's are Keras's own,
+    # initialised ~1/sqrt(fan_in), so the same relative step is a smaller rate.
+    style_learning_rate: float = 2e-3
+    style_discriminator_learning_rate: float = 2e-3
+    style_beta_2: float = 0.99
 
     def validate(self):
         super().validate()
         require_positive(self, "latent_dim", "generator_filters", "discriminator_filters",
-                         "label_embedding_dim")
+                         "label_embedding_dim", "w_dim", "mapping_layers", "style_filters",
+                         "style_max_filters", "r1_interval", "minibatch_group",
+                         "style_learning_rate", "style_discriminator_learning_rate")
         require_fraction(self, "dropout", "label_smoothing")
         if not 0.0 < self.beta_1 < 1.0:
             raise ValueError(f"beta_1 must be in (0, 1). Received: beta_1={self.beta_1}")
+        if self.r1_gamma < 0:
+            raise ValueError(f"r1_gamma must be >= 0. Received: r1_gamma={self.r1_gamma}")
+        require_fraction(self, "w_avg_beta", "style_beta_2")
+        require_non_negative(self, "ema_half_life", "ema_rampup")
+        if not 0.0 <= self.style_mixing <= 1.0:
+            raise ValueError(f"style_mixing must be in [0, 1]. Received: style_mixing={self.style_mixing}")
+        if self.variant == "stylegan" and self.image_size is not None:
+            check_resolution(self.image_size)
 
 
 def load_image_data(config):
@@ -103,7 +145,7 @@ def reference_images(data, count):
 @register_app("gan")
 class GANApp(App):
     config_class = GANConfig
-    description = "DCGAN / conditional GAN with classifier-based sample quality"
+    description = "DCGAN / conditional GAN / StyleGAN with classifier-based sample quality"
 
     @property
     def monitor(self):
@@ -112,7 +154,8 @@ class GANApp(App):
         return "frechet_distance" if config is not None and config.quality else "val_generator_loss"
 
     def make_datasets(self, config):
-        return load_image_data(config)
+        data = load_image_data(config)
+        return style_app.power_of_two(data) if config.variant == "stylegan" else data
 
     def to_inputs(self, x, y):
         return (x, y) if self.config_is_conditional() else x
@@ -121,6 +164,8 @@ class GANApp(App):
         return getattr(self, "config", self.default_config()).variant == "conditional"
 
     def build_model(self, config, data):
+        if config.variant == "stylegan":
+            return style_app.build_stylegan(config, data)
         conditional = config.variant == "conditional"
         classes = data.num_classes if conditional else None
         generator = build_generator(config.latent_dim, data.input_shape, config.generator_filters,
@@ -173,6 +218,8 @@ class GANApp(App):
     def callbacks(self, config, data, run):
         found = [ImageGridLogger("samples", lambda m: self.sample_grid(m, config, data),
                                  run.tb, run.path / "samples.png")]
+        if config.variant == "stylegan":
+            found += style_app.style_callbacks(config, data, run)
         if config.quality:
             classifier, accuracy = reference_classifier(data, run.path, config.classifier_epochs,
                                                         seed=config.seed)
@@ -186,6 +233,8 @@ class GANApp(App):
 
     # -- export ---------------------------------------------------------------
     def export_endpoints(self, model, config, data):
+        if config.variant == "stylegan":
+            return style_app.style_endpoints(model, config, data)
         count = batch_size_for_check(config.batch_size)
         noise = fixed_noise(count, config.latent_dim, config.seed + 2)
         noise_spec = tf.TensorSpec((None, config.latent_dim), tf.float32, name="noise")
@@ -214,6 +263,38 @@ class GANApp(App):
 
         return [Endpoint("generate", generate, [noise_spec], [noise])]
 
+    def predict_files(self, loaded, paths):
+        """Each file holds noise codes, one per row (``.npy``, or text such
+        as ``np.savetxt`` writes): the export's ``generate`` turns them into
+        images, saved as a grid ``<file>.png`` beside it (a StyleGAN's
+        untruncated, ``truncation_psi=1``)."""
+        from apps.gan.images import save_png
+        from apps.runtime.errors import UsageError
+
+        config = self.config or self.default_config()
+        if config.variant == "conditional":
+            raise UsageError("the conditional GAN needs a label per code: call the export's "
+                             "generate(noise, labels) from Python")
+        lines = []
+        for path in paths:
+            try:
+                codes = (np.load(path, allow_pickle=False) if str(path).endswith(".npy")
+                         else np.loadtxt(path, dtype=np.float32, ndmin=2))
+            except (OSError, ValueError) as error:
+                raise UsageError(f"{path}: not a .npy array or a text file of numbers "
+                                 f"({error})") from None
+            codes = np.asarray(codes, dtype=np.float32)
+            if codes.ndim != 2 or codes.shape[1] != config.latent_dim or not len(codes):
+                raise UsageError(f"{path}: expected noise codes of shape (count, "
+                                 f"{config.latent_dim}), one per row; received shape {codes.shape}")
+            noise = tf.constant(codes)
+            images = (loaded.generate(noise, tf.constant(1.0)) if config.variant == "stylegan"
+                      else loaded.generate(noise)).numpy()
+            target = f"{path}.png"
+            save_png(image_grid(images, min(8, len(images))), target)
+            lines.append(f"{path}: {len(images)} image(s) -> {target}")
+        return lines
+
     # -- report ---------------------------------------------------------------
     def report(self, model, config, data, run):
         from apps.gan.images import save_png
@@ -223,6 +304,8 @@ class GANApp(App):
             "## Samples", "",
             ("Fixed noise, one row per class." if config.variant == "conditional"
              else "Fixed noise."), "", "![samples](samples.png)", ""]
+        if config.variant == "stylegan":
+            sections += style_app.style_report(model, config, data, run)
         quality = getattr(self, "quality", None)
         if config.quality and quality is not None:
             images, labels = self.samples(model, config, data, config.quality_samples)

@@ -127,6 +127,14 @@ def to_uint8(images):
     return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)
 
 
+def from_config_with_models(cls, config, keys):
+    """``cls(**config)`` with the serialized sub-models under ``keys`` revived."""
+    config = dict(config)
+    for key in keys:
+        config[key] = keras.saving.deserialize_keras_object(config[key])
+    return cls(**config)
+
+
 def _per_example_mean(values):
     values = tf.cast(values, tf.float32)
     return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
@@ -270,10 +278,7 @@ class DCGAN(MultiOptimizerModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return from_config_with_models(cls, config, ("generator", "discriminator"))
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

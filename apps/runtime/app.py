@@ -72,6 +72,13 @@ class App:
         """Return an ``apps.data.DataSplits`` for this config."""
         raise NotImplementedError
 
+    def open_run(self, run):
+        """Called once the run directory is known (a new run, a resumed one,
+        or one that ``evaluate``, ``export`` or ``report`` reopens; a
+        worker's scratch directory), before any pipeline is built. An app
+        that derives data worth keeping across commands caches it there
+        (the R-CNN family's selective-search proposals). Default: nothing."""
+
     def to_inputs(self, x, y):
         """Map one split's arrays to what ``model.fit`` takes per example.
 

@@ -49,6 +49,10 @@ generated batch) can go in ``shared_forward``: it runs once per step, and a
 later role's gradient still flows through it, because one tape records the
 whole step.
 
+A gradient penalty on a role's inputs (R1, WGAN-GP) takes its nested
+gradient with ``self.input_gradient(role, network, inputs)`` inside
+``compute_terms``: loss-scaled under mixed_float16 like the outer step.
+
 The logged name of a role's ``"loss"`` is ``"loss"`` for a one-role model and
 ``"<role>_loss"`` otherwise; other terms are logged under their own names.
 """
@@ -162,6 +166,46 @@ class MultiOptimizerModel(keras.Model):
             name = self._log_name(role, term)
             if name in self._trackers:
                 self._trackers[name].update_state(values)
+
+    # -- gradient penalties ------------------------------------------------------
+    def input_gradient(self, role, function, inputs):
+        """``d function(inputs)[i] / d inputs[i]`` for each example ``i``, in
+        float32, for a gradient penalty (R1, WGAN-GP) on ``role``'s network
+        inside ``compute_terms``. ``function`` returns one value per example
+        (any shape ``(batch, ...)``, summed per example).
+
+        It is taken with a tape of its own while the step's tape records, so
+        a penalty built on it is differentiated again with respect to the
+        role's weights (a nested gradient); under ``MirroredStrategy`` each
+        replica takes it for its own examples, which is all a per-example
+        penalty needs. The outputs are reduced as the step reduces a loss
+        (over the global batch) and, under ``mixed_float16``, multiplied by
+        the role's current loss scale, so that the float16 backward pass
+        carries each example's gradient at the magnitude it carries the
+        outer loss's: small gradients do not underflow, and the scale
+        adapts to this pass too, since an overflow makes the penalty
+        non-finite, and the role's ``LossScaleOptimizer`` then skips the
+        step and lowers the scale as for any other overflow. The gradient is
+        rescaled to the plain per-example one afterwards.
+        """
+        inputs = tf.convert_to_tensor(inputs)
+        optimizer = self.role_optimizers[role]
+        scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        batch = tf.shape(inputs)[0]
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = tf.cast(function(inputs), tf.float32)
+            per_example = tf.reduce_sum(tf.reshape(outputs, [batch, -1]), axis=1)
+            total = tf.nn.compute_average_loss(per_example)
+            if scaled:
+                total = optimizer.scale_loss(total)
+        factor = tf.cast(batch * replicas, tf.float32)
+        if scaled:
+            # scale_loss(1) is the current scale (the dynamic one once built).
+            factor = factor / tf.cast(optimizer.scale_loss(tf.constant(1.0)), tf.float32)
+        return tf.cast(tape.gradient(total, inputs), tf.float32) * factor
 
     # -- steps ------------------------------------------------------------------
     def train_step(self, data):

@@ -72,7 +72,8 @@ def check_export(loaded, endpoints, tolerance=None):
 
 
 def batch_one_latency_ms(loaded, endpoint, repeats=30, warmup=3):
-    """Median wall time (ms) of one batch-1 call of the reloaded signature."""
+    """Median wall time (ms) of one batch-1 call of the reloaded signature
+    (scalar arguments, such as a truncation psi, are passed as they are)."""
     args = [tf.constant(value[:1] if np.ndim(value) else value) for value in endpoint.example]
     signature = getattr(loaded, endpoint.name)
     for _ in range(warmup):

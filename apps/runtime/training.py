@@ -138,6 +138,7 @@ def start(app_name, overrides=(), epochs=None, strategy="auto", precision_name="
     else:
         session.run = RunDir.scratch(app.name)
         session.chief_run = RunDir(run_dir)
+    app.open_run(session.run)
     return session
 
 
@@ -172,6 +173,7 @@ def reopen(run_dir, app_name=None, epochs=None, strategy="auto", verbose=1, lock
     )
     if chief and lock:
         session.hold_lock()
+    app.open_run(session.run)
     if chief and epochs is not None:
         record["config"] = config.to_dict()
         opened.write_record(record)

@@ -7,13 +7,14 @@ import subprocess
 import sys
 
 _SCRIPT = """
-import json, sys
+import hashlib, json, sys
 import numpy as np
 import tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 exec(sys.argv[2])  # sets `images` from `loaded`
 images = np.asarray(images)
 print(json.dumps({"shape": list(images.shape), "dtype": str(images.dtype),
+                  "sha256": hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest(),
                   "std": float(images.astype("float64").std()),
                   "dlsuite_modules": sorted(m for m in ("apps", "layers", "losses", "callbacks")
                                             if m in sys.modules)}))
@@ -22,7 +23,9 @@ print(json.dumps({"shape": list(images.shape), "dtype": str(images.dtype),
 
 def images_from_fresh_process(export_dir, call, cwd):
     """Run ``call`` (Python that sets ``images`` from ``loaded``) against the
-    SavedModel at ``export_dir`` in a fresh interpreter; its summary."""
+    SavedModel at ``export_dir`` in a fresh interpreter; its summary (shape,
+    dtype, standard deviation, the SHA-256 of the array's bytes, and which
+    dlsuite packages were imported)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     completed = subprocess.run([sys.executable, "-c", _SCRIPT, str(export_dir), call],
                                cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
@@ -36,7 +39,8 @@ import numpy as np
 import tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 inputs = np.load(sys.argv[2])
-outputs = getattr(loaded, sys.argv[3])(tf.constant(inputs["x"]))
+arguments = [tf.constant(inputs[f"x{index}"]) for index in range(len(inputs.files))]
+outputs = getattr(loaded, sys.argv[3])(*arguments)
 np.savez(sys.argv[4], **{name: value.numpy().astype("S") if value.dtype == tf.string
                          else value.numpy() for name, value in outputs.items()})
 print(json.dumps({"dlsuite_modules": sorted(m for m in ("apps", "layers", "losses", "callbacks")
@@ -44,14 +48,15 @@ print(json.dumps({"dlsuite_modules": sorted(m for m in ("apps", "layers", "losse
 """
 
 
-def signature_from_fresh_process(export_dir, signature, x, workdir):
+def signature_from_fresh_process(export_dir, signature, x, workdir, *more):
     """Call ``signature`` of the SavedModel at ``export_dir`` on the array ``x``
-    in a fresh interpreter that imports none of dlsuite; its outputs as a
-    dict of numpy arrays."""
+    (and the arrays ``more``, its further arguments in order) in a fresh
+    interpreter that imports none of dlsuite; its outputs as a dict of
+    numpy arrays."""
     import numpy as np
 
     inputs, outputs = os.path.join(workdir, "inputs.npz"), os.path.join(workdir, "outputs.npz")
-    np.savez(inputs, x=x)
+    np.savez(inputs, **{f"x{index}": value for index, value in enumerate((x,) + more)})
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     completed = subprocess.run(
         [sys.executable, "-c", _CALL_SCRIPT, str(export_dir), inputs, signature, outputs],

@@ -13,6 +13,7 @@ from apps.gan.models import (
     build_generator,
     to_uint8,
 )
+from tests.apps.trace_counts import TraceCounts
 
 IMAGE_SHAPE = (8, 8, 1)
 LATENT = 6
@@ -146,19 +147,10 @@ def test_mixed_bfloat16_trains():
     assert all(changed[: len(gan.generator.weights)]), "every generator weight must move"
 
 
-class _TraceCounts(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.counts = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.counts.append(self.model.trace_count)
-
-
 @pytest.mark.parametrize("conditional", [False, True], ids=["dcgan", "conditional"])
 def test_no_retracing_after_the_first_epoch(conditional):
     gan = make_gan(conditional)
-    counts = _TraceCounts()
+    counts = TraceCounts()
     # 20 examples in batches of 8: the last batch of each epoch is partial.
     train = _dataset(conditional, 20, 8)
     gan.fit(train, validation_data=train, epochs=3, verbose=0, callbacks=[counts])
