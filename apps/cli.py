@@ -106,7 +106,8 @@ def make_parser():
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_dir")
 
-    predict = commands.add_parser("predict", help="run a run's export on your files")
+    predict = commands.add_parser("predict", help="run a run's export on your files "
+                                  "(or texts, for an app that translates)")
     predict.add_argument("run_dir")
     predict.add_argument("files", nargs="+")
 

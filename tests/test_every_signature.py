@@ -40,6 +40,8 @@ TINY = {
     "seqclass": ["dataset=japanese_vowels", "limit=100", "units=8", "batch_size=16",
                  "patience=0"],
     "style": _STYLE + ["content=coffee", "steps_per_epoch=2"],
+    "translate": ["limit=120", "units=8", "embedding_dim=4", "bleu_examples=8",
+                  "report_examples=8", "attention_examples=1", "patience=0"],
     "rcnn": _RCNN + ["variant=rcnn", "warp_size=16"],
     "rcnn:fast": _RCNN + ["variant=fast"],
     "rcnn:faster": _RCNN + ["variant=faster", "anchor_sizes=16,32", "train_proposals=40",

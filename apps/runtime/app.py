@@ -60,6 +60,9 @@ class App:
     # when True, every replica gets its own copy of each training row, one
     # row per replica per step, so one row is one step on 1 or N replicas.
     one_example_per_step = False
+    # ``dlsuite predict RUN_DIR ARG...``: when True, an argument that is no
+    # file is passed to ``predict_files`` as it is (a text to translate).
+    predict_takes_text = False
 
     def default_config(self):
         return self.config_class()

@@ -72,7 +72,7 @@ def predict(run_dir, files):
     if not (run.export / "saved_model.pb").exists():
         raise UsageError(f"{run.export} holds no SavedModel; run `dlsuite export {run.path}`")
     missing = [path for path in files if not os.path.isfile(path)]
-    if missing:
+    if missing and not app.predict_takes_text:
         raise UsageError(f"no such file: {', '.join(missing)}")
     try:
         loaded = tf.saved_model.load(str(run.export))
