@@ -74,6 +74,19 @@ class App:
         """
         return (x, y)
 
+    def train_pipeline(self, data, global_batch_size, seed):
+        """An app's own training pipeline, or None (the default) for the
+        runtime's: ``to_inputs(x_train, y_train)`` shuffled and batched.
+
+        A replacement returns a finite ``tf.data.Dataset`` of global batches
+        of ``global_batch_size`` examples (one epoch per iteration). Under a
+        distribution strategy each replica receives a contiguous slice of
+        ``global_batch_size / replicas`` examples of each batch, so an app
+        that needs whole groups per replica (the face app's P x K identity
+        batches) lays them out contiguously.
+        """
+        return None
+
     # -- model ------------------------------------------------------------
     def build_model(self, config, data):
         """Build and compile the model. Runs inside ``strategy.scope()``

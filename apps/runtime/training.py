@@ -143,8 +143,10 @@ def datasets(session):
     """(train, dev) pipelines at the run's global batch size."""
     app, data, config = session.app, session.data, session.config
     _, global_batch = session.batch_size()
-    train = make_pipeline(app.to_inputs(data.x_train, data.y_train), global_batch,
-                          shuffle=True, seed=config.seed)
+    train = app.train_pipeline(data, global_batch, config.seed)
+    if train is None:
+        train = make_pipeline(app.to_inputs(data.x_train, data.y_train), global_batch,
+                              shuffle=True, seed=config.seed)
     dev = None
     if len(data.x_dev):
         dev = make_pipeline(app.to_inputs(data.x_dev, data.y_dev), global_batch)
