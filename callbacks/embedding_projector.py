@@ -12,6 +12,8 @@ import os
 import keras
 import numpy as np
 
+from callbacks._subset import labelled_subset
+
 # The projector reads a sprite of at most 8192 x 8192 pixels.
 MAX_SPRITE_SIDE = 8192
 
@@ -100,19 +102,9 @@ class EmbeddingProjector(keras.callbacks.Callback):
     def __init__(self, x, labels, log_dir, class_names=None, max_examples=1000, batch_size=256,
                  seed=0):
         super().__init__()
-        labels = np.asarray(labels).reshape(-1)
-        if len(x) != len(labels):
-            raise ValueError(f"x and labels must have the same length. Received: "
-                             f"len(x)={len(x)}, len(labels)={len(labels)}")
-        if max_examples < 1:
-            raise ValueError(f"max_examples must be >= 1. Received: max_examples={max_examples}")
-        keep = np.arange(len(labels))
-        if len(keep) > max_examples:
-            keep = np.sort(np.random.default_rng(seed).choice(len(keep), max_examples,
-                                                              replace=False))
-        self.x = x[keep]
+        self.x, labels = labelled_subset(x, labels, max_examples, seed)
         self.names = [class_names[int(label)] if class_names is not None else str(label)
-                      for label in labels[keep]]
+                      for label in labels]
         self.log_dir = os.fspath(log_dir)
         self.batch_size = batch_size
         is_image = (isinstance(self.x, np.ndarray) and self.x.dtype == np.uint8

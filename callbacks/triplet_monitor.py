@@ -13,6 +13,7 @@ import os
 import keras
 import numpy as np
 
+from callbacks._subset import labelled_subset
 from losses.pairwise_distances import check_distance, pairwise_distances
 
 
@@ -113,21 +114,10 @@ class TripletMonitor(keras.callbacks.Callback):
                  max_examples=2000, collapse_radius=1e-3, prefix="val_", batch_size=256,
                  seed=0):
         super().__init__()
-        labels = np.asarray(labels).reshape(-1)
-        if len(x) != len(labels):
-            raise ValueError(f"x and labels must have the same length. Received: "
-                             f"len(x)={len(x)}, len(labels)={len(labels)}")
-        if max_examples < 2:
-            raise ValueError(f"max_examples must be >= 2. Received: max_examples={max_examples}")
         if not collapse_radius > 0:
             raise ValueError(f"collapse_radius must be > 0. Received: "
                              f"collapse_radius={collapse_radius}")
-        keep = np.arange(len(labels))
-        if len(keep) > max_examples:
-            keep = np.sort(np.random.default_rng(seed).choice(len(keep), max_examples,
-                                                              replace=False))
-        self.x = x[keep]
-        self.labels = labels[keep]
+        self.x, self.labels = labelled_subset(x, labels, max_examples, seed, minimum=2)
         self.margin = float(margin)
         self.distance = check_distance(distance)
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
