@@ -31,7 +31,7 @@ import tensorflow as tf
 from apps.cnn import DIGIT_DATASETS, read_image
 from apps.cnn.models import ARCHITECTURES
 from apps.data import faces
-from apps.data.identities import load_identities
+from apps.data.identities import load_identities, transformed_identities
 from apps.face import verification
 from apps.face.export import face_endpoints
 from apps.face.model import build_embedding_model, compile_embedding_model
@@ -66,6 +66,12 @@ class FaceConfig(BaseConfig):
     limit: int | None = None
     # Fraction of identities never seen in training (dev and test verify them).
     unseen_fraction: float = 0.4
+    # More training identities: each one turned by 90, 180, 270 degrees
+    # ("rotations") and mirrored too ("rotations_flips"), as few-shot
+    # learners did on Omniglot. "auto": rotations_flips for the digit sets,
+    # rotations for Fashion-MNIST (a mirrored garment is the same garment),
+    # none for your own images (a face upside down is no new person).
+    extra_identities: typing.Literal["auto", "none", "rotations", "rotations_flips"] = "auto"
     backbone: typing.Literal[ARCHITECTURES] = "resnet18"
     width: float = 0.25
     embedding_dim: int = 64
@@ -134,6 +140,13 @@ class FaceConfig(BaseConfig):
             return self.dataset not in DIGIT_DATASETS
         return self.augment == "on"
 
+    def identity_transforms(self):
+        """``extra_identities`` after resolving "auto"."""
+        if self.extra_identities != "auto":
+            return self.extra_identities
+        return {"mnist5k": "rotations_flips", "digits": "rotations_flips",
+                "fashion_mnist": "rotations"}.get(self.dataset, "none")
+
     def detecting(self):
         """Whether images are face crops made by MTCNN."""
         return self.dataset == "images" and (self.detect_faces == "on" or (
@@ -177,6 +190,13 @@ class FaceApp(App):
                                unseen_fraction=config.unseen_fraction, data_dir=config.data_dir,
                                image_size=size, limit=config.limit,
                                detect_faces=config.detect_faces)
+        transforms = config.identity_transforms()
+        if transforms != "none":
+            data.x_train, data.y_train, data.class_names, merged = transformed_identities(
+                data.x_train, data.y_train, data.class_names, transforms)
+            data.split.update(extra_identities=transforms, identities_merged=merged,
+                              train_identities=int(len(np.unique(data.y_train))))
+            data.split["sizes"]["train"] = len(data.y_train)
         identities = data.split["train_identities"]
         if config.identities_per_batch > identities:
             raise UsageError(

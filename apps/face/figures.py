@@ -83,3 +83,30 @@ def error_pairs_figure(images, labels, class_names, first, second, distances, ac
     figure.tight_layout()
     save_figure(figure, path)
     return path
+
+
+def dev_curves_figure(rows, path):
+    """Per epoch on dev: verification accuracy and ROC AUC, active triplets,
+    and the mean same / different pair distances. None without history."""
+    rows = [row for row in rows if "val_roc_auc" in row]
+    if not rows:
+        return None
+    epochs = [row["epoch"] + 1 for row in rows]
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for name, label in (("val_verification_accuracy", "accuracy (best threshold)"),
+                        ("val_roc_auc", "ROC AUC")):
+        axes[0].plot(epochs, [row[name] for row in rows], label=label)
+    axes[0].set_title("dev verification", fontsize=9)
+    axes[1].plot(epochs, [row.get("val_active_triplets") for row in rows])
+    axes[1].set_title("dev active triplets (fraction)", fontsize=9)
+    for name, label in (("val_positive_distance", "same identity"),
+                        ("val_negative_distance", "different identities")):
+        axes[2].plot(epochs, [row.get(name) for row in rows], label=label)
+    axes[2].set_title("dev mean pair distance", fontsize=9)
+    for axis in (axes[0], axes[2]):
+        axis.legend(fontsize=8)
+    for axis in axes:
+        axis.set_xlabel("epoch")
+    figure.tight_layout()
+    save_figure(figure, path)
+    return path

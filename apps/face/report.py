@@ -16,6 +16,16 @@ def _table(rows):
     return "\n".join(lines)
 
 
+def _trained(split):
+    text = f"{split.get('train_identities')} identities trained"
+    extra = split.get("extra_identities")
+    if extra:
+        kind = "rotations and mirror images" if extra == "rotations_flips" else "rotations"
+        text += (f" (the training classes and their {kind}; {split.get('identities_merged', 0)} "
+                 "look-alikes joined the identity they look like)")
+    return text
+
+
 def face_report(app, model, config, data, run):
     """``(metrics, sections)`` of a trained embedding model (see ``App.report``)."""
     from apps.face import calibrate
@@ -47,6 +57,7 @@ def face_report(app, model, config, data, run):
     }
 
     figures.roc_figure(curves, run.path / "roc.png")
+    curves_per_epoch = figures.dev_curves_figure(run.read_history(), run.path / "dev_curves.png")
     figures.histogram_figure(test["distances"], test["same"], threshold,
                              run.path / "distances.png")
     accepts, rejects = verification.worst_errors(test["distances"], test["same"], threshold)
@@ -59,11 +70,12 @@ def face_report(app, model, config, data, run):
     sections = [
         "## Verification (identities never seen in training)", "",
         f"Held-out identities: {data.split.get('unseen_identity_count', len(unseen))} "
-        f"({shown}); {data.split.get('train_identities')} identities trained. The threshold "
+        f"({shown}); {_trained(data.split)}. The threshold "
         f"**{threshold:.4f}** ({config.distance} distance) was calibrated on dev pairs (best "
         "accuracy) and is applied unchanged to test pairs; it is inside the export's `verify`.",
         "", _table(results), "",
         "![ROC curves](roc.png)", "",
+        *(["![dev verification per epoch](dev_curves.png)", ""] if curves_per_epoch else []),
         "![pair distance histograms](distances.png)", "",
         "## One-shot identification", "",
         f"A gallery of one test image per identity ({identification['n_way']}-way), every other "

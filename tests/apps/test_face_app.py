@@ -26,7 +26,7 @@ TINY = ["dataset=digits", "limit=400", "width=0.0625", "embedding_dim=8",
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("face") / "run"
-    session, metrics = commands.train("face", overrides=TINY, epochs=2, strategy="default",
+    session, metrics = commands.train("face", overrides=TINY, epochs=1, strategy="default",
                                       precision_name="float32", run_dir=str(run_dir), verbose=0)
     return session, metrics, run_dir
 
@@ -61,7 +61,7 @@ def test_run_reports_verification_identification_and_figures(trained_run):
     for expected in ("Verification (identities never seen in training)", "One-shot identification",
                      "4-way accuracy", "![ROC curves](roc.png)", "Triplets on test"):
         assert expected in report
-    for figure in ("roc.png", "distances.png", "learning_curves.png"):
+    for figure in ("roc.png", "distances.png", "learning_curves.png", "dev_curves.png"):
         assert (run_dir / figure).stat().st_size > 1000
     history = session.run.read_history()
     for key in ("loss", "val_loss", "val_active_triplets", "val_positive_distance",
@@ -70,6 +70,9 @@ def test_run_reports_verification_identification_and_figures(trained_run):
     record = json.loads((run_dir / "config.json").read_text())
     assert record["config"]["batch_size"] == 12
     assert record["data"]["split"]["by"] == "identity"
+    # Digits: the 6 training classes, turned and mirrored, are more identities.
+    assert record["data"]["split"]["extra_identities"] == "rotations_flips"
+    assert record["data"]["split"]["train_identities"] > 30
 
 
 def test_tensorboard_gets_histograms_scalars_and_the_projector(trained_run):
@@ -210,7 +213,8 @@ def test_batch_size_follows_identities_and_examples():
 
 def test_too_many_identities_per_batch_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="identities_per_batch=8 .* 6 training identities"):
-        training.start("face", TINY + ["identities_per_batch=8"], epochs=1, strategy="default",
+        training.start("face", TINY + ["identities_per_batch=8", "extra_identities=none"],
+                       epochs=1, strategy="default",
                        precision_name="float32", run_dir=tmp_path / "run", verbose=0)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from apps.data.identities import load_identities, split_by_identity
+from apps.data.identities import load_identities, split_by_identity, transformed_identities
 from apps.face import verification
 from apps.runtime.errors import UsageError
 
@@ -118,3 +118,24 @@ def test_digits_split_records_the_unseen_identities():
     assert data.split["train_identities"] == 6
     with pytest.raises(UsageError, match="unseen_fraction"):
         load_identities("digits", unseen_fraction=1.0)
+
+
+def test_turned_and_mirrored_identities_merge_look_alikes():
+    ell = np.zeros((2, 5, 5, 1), np.uint8)
+    ell[:, :, 0] = ell[:, 4, :] = 255  # an L: 4 turns; mirrored, it is one of them
+    plus = np.zeros((2, 5, 5, 1), np.uint8)
+    plus[:, 2, :] = plus[:, :, 2] = 255  # a plus: every form is itself
+    x = np.concatenate([ell, plus])
+    y = np.array([0, 0, 1, 1])
+    images, labels, names, merged = transformed_identities(x, y, ["L", "+"], "rotations_flips")
+    assert len(images) == 8 * 4 and merged == 7 + 4  # every plus form, every mirrored L
+    assert len(np.unique(labels)) == 4 + 1
+    assert names[:2] == ["L", "+"] and "L rot90" in names
+    assert len(np.unique(labels[labels == 1])) == 1 and (labels == 1).sum() == 16
+    # Each L form is a turn or mirror of the original.
+    first = images[np.flatnonzero(labels == names.index("L rot90"))[0]]
+    np.testing.assert_array_equal(first, np.rot90(ell[0], 1))
+    images, labels, names, merged = transformed_identities(x, y, ["L", "+"], "rotations")
+    assert len(np.unique(labels)) == 1 + 4 and merged == 3
+    with pytest.raises(UsageError, match="square images"):
+        transformed_identities(np.zeros((2, 4, 5, 1)), np.array([0, 1]), ["a", "b"], "rotations")
