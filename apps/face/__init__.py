@@ -11,6 +11,13 @@ the 10 held out); ``--set dataset=images data_dir=DIR`` takes an
 identity-per-folder tree (the LFW layout), faces detected, aligned and
 cropped with MTCNN when ``mtcnn`` is installed.
 
+Under ``--strategy mirrored`` each replica receives one P x K block of every
+global batch and mines its own triplets; the loss mines within blocks of P x
+K examples whatever the replica count, so one replica and N replicas take
+the same step on the same global batch (tested with the LeNet-5 backbone).
+Backbones with batch normalisation (the ResNets) normalise each replica's
+block with its own statistics, as unsynchronised batch norm always does.
+
 After training, the distance threshold is calibrated on dev pairs (best
 accuracy) and applied to test pairs; the report gives accuracy, ROC AUC and
 the equal-error rate, one-shot N-way identification, the ROC curve, the
@@ -47,7 +54,7 @@ from losses.pairwise_distances import DISTANCES
 from losses.triplet_loss import MINING
 
 DATASETS = ("mnist5k", "fashion_mnist", "digits", "images")
-DEFAULT_IDENTITIES, DEFAULT_EXAMPLES = 6, 16
+DEFAULT_IDENTITIES, DEFAULT_EXAMPLES = 12, 8
 
 
 @dataclasses.dataclass(frozen=True)

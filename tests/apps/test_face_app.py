@@ -205,7 +205,7 @@ def test_bad_settings_are_usage_errors(override, message):
 
 
 def test_batch_size_follows_identities_and_examples():
-    assert FaceConfig().batch_size == 96
+    assert FaceConfig().batch_size == 12 * 8
     config = apply_overrides(FaceConfig(), ["identities_per_batch=4", "examples_per_identity=5"])
     assert config.batch_size == 20
     assert apply_overrides(config, ["epochs=2"]).batch_size == 20
