@@ -12,7 +12,7 @@ from apps.runtime.errors import UsageError
 _APPS = {}
 
 # Packages under apps/ that are infrastructure, not applications.
-_NOT_APPS = {"runtime", "data"}
+_NOT_APPS = {"runtime", "data", "detection"}
 
 
 def register_app(name):

@@ -5,3 +5,5 @@ from callbacks.bias_variance import BiasVarianceMonitor, bias_variance
 from callbacks.error_analysis import ErrorAnalysisLogger, error_groups
 from callbacks.embedding_projector import EmbeddingProjector, write_projector
 from callbacks.triplet_monitor import TripletMonitor, triplet_statistics
+from callbacks.run_backup import CorruptBackup, RunBackup
+from callbacks.step_progbar_logger import StepProgbarLogger

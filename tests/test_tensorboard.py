@@ -1,5 +1,5 @@
 """`dlsuite tensorboard` serves a run's scalars and its error-analysis table
-on 127.0.0.1."""
+on 127.0.0.1, and listens on no other address."""
 
 import json
 import socket
@@ -16,6 +16,28 @@ def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _listening_addresses(port):
+    """Local addresses of the sockets in LISTEN state on ``port`` (from /proc)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            with open(table) as handle:
+                rows = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            if width == 8:
+                found.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1]))
+            else:
+                raw = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, 32, 8))
+                found.add(socket.inet_ntop(socket.AF_INET6, raw))
+    return found
 
 
 def _get(url):
@@ -47,6 +69,8 @@ def test_tensorboard_serves_scalars_and_error_analysis(tmp_path):
         assert "error_analysis" in text.get("validation", []), text
         entries = _get(f"{base}/text/text?run=validation&tag=error_analysis")
         assert "share of dev error" in entries[-1]["text"]
+        listening = _listening_addresses(port)
+        assert listening == {"127.0.0.1"}, f"TensorBoard listens on {listening}"
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -30,10 +30,11 @@ from apps.registry import register_app
 from apps.runtime.app import Endpoint, batch_size_for_check
 from apps.runtime.classification import ClassificationApp, compile_classifier
 from apps.runtime.config import BaseConfig, require_fraction
+from apps.runtime import signature_inputs
 from apps.runtime.errors import UsageError
 from callbacks import ErrorAnalysisLogger
 
-DATASETS = ("fashion_mnist", "mnist5k", "digits", "images")
+DATASETS = ("auto", "fashion_mnist", "mnist5k", "digits", "images")
 # Horizontal flips turn digits into other symbols; these sets train unflipped
 # and, by default, without augmentation.
 DIGIT_DATASETS = ("mnist5k", "digits")
@@ -46,7 +47,9 @@ class CNNConfig(BaseConfig):
     arch: typing.Literal[ARCHITECTURES] = "resnet18"
     # Multiplies every convolution's channels and hidden dense layer's units.
     width: float = 0.25
-    dataset: typing.Literal[DATASETS] = "fashion_mnist"
+    # auto: Fashion-MNIST when installed (`make` installs it where it can),
+    # else MNIST 5k; the run's record and log say which.
+    dataset: typing.Literal[DATASETS] = "auto"
     # Resize images to image_size x image_size (0 keeps the data's size).
     image_size: int = 0
     # Keep a seeded, stratified subset of this many examples (None = all).
@@ -77,20 +80,21 @@ class CNNConfig(BaseConfig):
                 "dataset=images needs --set data_dir=DIR (one sub-folder of images per class)"
             )
 
-    def augmenting(self):
-        """Whether training augments, after resolving ``augment="auto"``."""
+    def augmenting(self, dataset=None):
+        """Whether training augments, after resolving ``augment="auto"``
+        (``dataset``: the data set ``dataset=auto`` resolved to)."""
         if self.augment == "auto":
-            return self.dataset not in DIGIT_DATASETS
+            return (dataset or self.dataset) not in DIGIT_DATASETS
         return self.augment == "on"
 
 
-def augmentation_layers(config, channels):
+def augmentation_layers(config, channels, dataset=None):
     """Keras's random preprocessing layers for ``config`` (float32, seeded).
 
     They act on 0..255 pixels, only when ``training=True``, so the exported
     model and evaluation see the images unchanged.
     """
-    if not config.augmenting():
+    if not config.augmenting(dataset):
         return []
     # Dark-background grey images (MNIST family) fill with black; photos
     # reflect their border.
@@ -114,39 +118,26 @@ def augmentation_layers(config, channels):
     return found
 
 
-def build_classifier(config, input_shape, num_classes):
+def build_classifier(config, input_shape, num_classes, dataset=None):
     """The uncompiled model: augmentation -> rescaling -> ``config.arch``."""
-    preprocessing = augmentation_layers(config, input_shape[-1])
+    preprocessing = augmentation_layers(config, input_shape[-1], dataset)
     preprocessing.append(keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale"))
     return build_model(config.arch, input_shape, num_classes, width=config.width,
                        preprocessing=preprocessing)
 
 
-def prepare_images(images, height, width, channels):
+def prepare_images(images, height, width, channels, signature="classify"):
     """uint8 ``(N, h, w, 1 or 3)`` -> float32 ``(N, height, width, channels)``.
 
     Grey and colour are converted to the model's channels and the images
     resized (bilinear, antialiased: the way ``apps.data`` resized the
-    training images). A tensor that is not a rank-4 batch, or with other
-    than 1 or 3 channels, fails with a message that says so.
+    training images). What is no non-empty rank-4 batch of 1- or 3-channel
+    images of at most ``signature_inputs.MAX_IMAGE_PIXELS`` fails with a
+    message that says what was expected
+    (:func:`apps.runtime.signature_inputs.image_batch`).
     """
-    rank_check = tf.debugging.assert_rank(
-        images, 4,
-        message="classify expects a batch of images (batch, height, width, channels); "
-                "add a batch axis for a single image",
-    )
-    del rank_check  # A stateful op: tf.function runs it before returning.
-    # Give the batch its static rank with a reshape that is valid for every
-    # rank, so that the rank check's message is the error a user sees (an
-    # op that failed on a wrong rank could fail first).
-    padded_shape = tf.concat([[1, 1, 1, 1], tf.shape(images)], axis=0)
-    images = tf.reshape(images, tf.concat([[-1], padded_shape[-3:]], axis=0))
+    images = signature_inputs.image_batch(images, signature=signature)
     given = tf.shape(images)[-1]
-    channel_check = tf.debugging.Assert(
-        tf.logical_or(tf.equal(given, 1), tf.equal(given, 3)),
-        ["classify expects 1 (grey) or 3 (RGB) channels; received", given],
-    )
-    del channel_check
     x = tf.cast(images, tf.float32)
     if channels == 1:
         x = tf.cond(tf.equal(given, 3), lambda: tf.image.rgb_to_grayscale(x),
@@ -196,7 +187,7 @@ class CNNApp(ClassificationApp):
         return data
 
     def build_model(self, config, data):
-        model = build_classifier(config, data.input_shape, data.num_classes)
+        model = build_classifier(config, data.input_shape, data.num_classes, data.name)
         return compile_classifier(model, config, "softmax", data.num_classes)
 
     def callbacks(self, config, data, run):

@@ -15,7 +15,7 @@ DATASETS = tuple(sources.LOADERS)
 
 def _check_name(name):
     canonical = str(name).strip().lower().replace("-", "_")
-    if canonical not in sources.LOADERS:
+    if canonical not in sources.LOADERS and canonical != "auto":
         raise UsageError(f"Unknown data set {name!r}. Choose one of: {', '.join(DATASETS)}.")
     return canonical
 
@@ -87,7 +87,9 @@ def load(
     by a seeded, stratified draw, so dev and test share one distribution.
 
     Args:
-        name: one of :data:`DATASETS`: ``"digits"``, ``"breast_cancer"``,
+        name: ``"auto"`` (image sets: Fashion-MNIST when installed, else
+            ``"mnist5k"``; with ``data_dir``, ``"images"``) or one of
+            :data:`DATASETS`: ``"digits"``, ``"breast_cancer"``,
             ``"mnist5k"``, ``"fashion_mnist"``, ``"images"`` (a folder with
             one sub-folder per class, ``data_dir`` required) or ``"csv"``
             (a CSV file, ``data_dir`` required).
@@ -118,6 +120,9 @@ def load(
             source (the message says what to install or pass).
     """
     name = _check_name(name)
+    chosen = ""
+    if name == "auto":
+        name, chosen = sources.resolve_auto(data_dir)
     seed = _check_seed(seed)
     image_size = _check_image_size(image_size)
     limit = _check_limit(limit)
@@ -149,7 +154,7 @@ def load(
         x_test=features[test],
         y_test=labels[test],
         class_names=[str(class_name) for class_name in raw.class_names],
-        source=raw.source,
+        source=f"{raw.source} ({chosen})" if chosen else raw.source,
         split={
             "seed": seed,
             "dev_fraction": dev_fraction,

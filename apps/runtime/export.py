@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.runtime import atomic
+
 # How far a reloaded signature may be from the live model, by compute dtype:
 # float32 graphs agree to rounding; half-precision kernels are fused and
 # reordered differently in eager and graph mode, so they get their own eps.
@@ -25,11 +27,13 @@ def export_tolerance():
 
 
 def write_export(model, endpoints, path):
+    """Write the SavedModel to ``path``, swapped in whole (never half written)."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     for endpoint in endpoints:
         archive.add_endpoint(endpoint.name, endpoint.fn, endpoint.input_signature)
-    archive.write_out(str(path), verbose=False)
+    with atomic.replacing_dir(path) as partial:
+        archive.write_out(str(partial), verbose=False)
 
 
 def _flat_numpy(outputs):

@@ -4,6 +4,8 @@ import json
 
 import matplotlib
 
+from apps.runtime import atomic
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -74,5 +76,5 @@ def write_report(session, metrics, sections):
         parts += ["## Learning curves", "", "![learning curves](learning_curves.png)", ""]
     parts += list(sections)
     parts += ["", f"TensorBoard: `dlsuite tensorboard {run.path}`", ""]
-    run.report.write_text("\n".join(parts))
+    atomic.write_text(run.report, "\n".join(parts))
     return run.report

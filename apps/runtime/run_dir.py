@@ -10,22 +10,33 @@ Layout::
     export/         SavedModel with named signatures
     metrics.json    final metrics
     report.md       the report, with its .png figures beside it
+    .lock           held by the one process writing the run
+
+Every file a later command reads is written atomically
+(:mod:`apps.runtime.atomic`). A second ``dlsuite`` process that would write a
+run another one is writing is refused (:meth:`RunDir.locked`).
 """
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import pathlib
 import shutil
+import tempfile
 
+from apps.runtime import atomic
 from apps.runtime.errors import UsageError
 
 RECORD = "config.json"
 
 
 class RunDir:
-    def __init__(self, path):
+    def __init__(self, path, temporary=False):
         self.path = pathlib.Path(path)
+        # A non-chief worker's scratch directory, removed when training ends.
+        self.temporary = temporary
 
     # Named parts of the run.
     tb = property(lambda self: self.path / "tb")
@@ -50,6 +61,8 @@ class RunDir:
                     f"{path} already holds a run; continue it with --resume {path}, "
                     "or pass --overwrite, or choose another --run-dir"
                 )
+            with cls(path).locked():  # refuses a run another process is writing
+                pass
             shutil.rmtree(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -62,6 +75,45 @@ class RunDir:
                 "choose a writable --run-dir"
             ) from None
         return cls(path)
+
+    @classmethod
+    def scratch(cls, app_name):
+        """A temporary run directory (a non-chief worker writes only there)."""
+        return cls(tempfile.mkdtemp(prefix=f"dlsuite-{app_name}-worker-"), temporary=True)
+
+    def remove_if_temporary(self):
+        if self.temporary:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the run's lock while writing it; refuse if another process holds it.
+
+        An advisory ``flock`` on ``.lock``: the kernel drops it when its
+        process ends, killed or not, so a crash never leaves a stale lock.
+        """
+        if self.temporary:
+            yield self
+            return
+        lock_path = self.path / ".lock"
+        handle = open(lock_path, "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise UsageError(
+                    f"{self.path} is being written by {holder}; wait for it to finish, or "
+                    "choose another --run-dir") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"dlsuite process {os.getpid()} (since "
+                         f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S})")
+            handle.flush()
+            yield self
+        finally:
+            handle.close()
 
     @classmethod
     def open(cls, path):
@@ -82,9 +134,8 @@ class RunDir:
         return run
 
     def write_record(self, record):
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, self.record_path)
+        atomic.write_text(self.record_path, json.dumps(record, indent=2, sort_keys=True,
+                                                       default=str))
 
     def read_record(self):
         record = json.loads(self.record_path.read_text())
@@ -94,9 +145,10 @@ class RunDir:
         return record
 
     def write_metrics(self, metrics):
-        self.metrics.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float))
+        atomic.write_text(self.metrics, json.dumps(metrics, indent=2, sort_keys=True,
+                                                   default=float))
 
     def read_history(self):
-        if not self.history.exists():
-            return []
-        return [json.loads(line) for line in self.history.read_text().splitlines() if line]
+        from callbacks import EpochHistoryLog
+
+        return EpochHistoryLog.read(self.history)

@@ -32,11 +32,19 @@ MAX_STRING_BYTES = 10_000
 def _with_rank(tensor, rank, message):
     """Assert ``rank`` and give the result that static rank.
 
-    The reshape is valid for a tensor of any rank, so the assertion's message
-    is the error a caller sees even where an op on a wrong rank would fail
-    first.
+    A saved signature's function may be handed a tensor whose shape differs
+    from its ``TensorSpec``, and TensorFlow's graph optimiser folds shape
+    checks against the spec's static shape away. So the input is first held
+    to its declared shape with ``tf.ensure_shape`` (a run-time check that
+    is never folded; its message names the expected shape); where the spec
+    leaves the rank open, the assertion's own message is the error. The
+    reshape is valid for a tensor of any rank, so that message comes before
+    any op that would fail on a wrong rank.
     """
-    check = tf.debugging.assert_rank(tensor, rank, message=message)
+    tensor = tf.convert_to_tensor(tensor)
+    if tensor.shape.rank is not None:
+        tensor = tf.ensure_shape(tensor, tensor.shape)
+    check = tf.debugging.Assert(tf.equal(tf.rank(tensor), rank), [message], summarize=8)
     with tf.control_dependencies([check]):
         if rank == 0:
             return tf.reshape(tensor, [])
@@ -147,16 +155,30 @@ def string_batch(texts, *, signature, name="texts", max_bytes=MAX_STRING_BYTES,
     return _checked(texts, conditions)
 
 
-_NOISE = re.compile(r"\{\{.*?\}\}|\[\[\{\{node [^}]*\}\}\]\]|\[Op:[^\]]*\]|Graph execution error:")
+def string_scalar(text, *, signature, name="text", max_bytes=MAX_STRING_BYTES):
+    """One string (a scalar, not a batch) of <= ``max_bytes`` bytes."""
+    expected = f"{signature} expects {name} as one string (a scalar) of <= {max_bytes} bytes"
+    text = _with_rank(text, 0, f"{expected}; received a tensor of rank > 0")
+    size = tf.strings.length(text)
+    return _checked(text, [(size <= max_bytes, [f"{expected}; received a string of", size,
+                                                "bytes"])])
+
+
+_NOISE = re.compile(r"\{\{.*?\}\}|\[Op:[^\]]*\]")
+_NOT_THE_MESSAGE = ("Graph execution error", "Detected at node", "<stack traces",
+                    "[[{{node", "File ")
 
 
 def explain(error):
     """One readable line for an error a signature raised (for the CLI).
 
-    TensorFlow wraps an assertion's message in graph-node names and a
-    traceback of the function; this keeps the message's own sentence.
+    TensorFlow wraps the message in the failing node's name and a traceback
+    of the function; this keeps the message's own sentence.
     """
     text = getattr(error, "message", None) or str(error)
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_NOT_THE_MESSAGE)]
+    text = lines[0] if lines else ""
     found = re.search(r"assertion failed: (.*)", text)
     if found:
         # Assert prints each part as [part], separated by spaces; join them
@@ -164,6 +186,5 @@ def explain(error):
         text = found.group(1).strip()
         if text.startswith("[") and text.endswith("]"):
             text = text[1:-1].replace("] [", " ")
-    text = _NOISE.sub("", text)
-    text = " ".join(text.split())
+    text = " ".join(_NOISE.sub("", text).split())
     return text or type(error).__name__

@@ -23,6 +23,7 @@ from apps.gan import GenerativeConfig, load_image_data, reference_images
 from apps.gan.images import ImageGridLogger, image_grid, save_png
 from apps.gan.quality import GenerativeQuality, measure, reference_classifier
 from apps.registry import register_app
+from apps.runtime import signature_inputs
 from apps.runtime.app import App, Endpoint, batch_size_for_check
 from apps.runtime.config import require_positive
 from apps.runtime.optim import compile_options, make_optimizer
@@ -59,6 +60,10 @@ def traversal_codes(config):
             if config.latent_dim > 1:
                 codes[row * n + column, 1] = second
     return codes
+
+
+# The most images one ``sample`` call returns.
+MAX_SAMPLES = 4096
 
 
 @register_app("vae")
@@ -123,13 +128,19 @@ class VAEApp(App):
         latent = config.latent_dim
 
         def encode(images):
+            images = signature_inputs.image_batch(images, signature="encode",
+                                                  channels=(data.input_shape[-1],))
             z_mean, z_log_var = model.encode(images)
             return {"z_mean": tf.cast(z_mean, tf.float32), "z_log_var": tf.cast(z_log_var, tf.float32)}
 
         def decode(z):
+            z = signature_inputs.float_batch(z, signature="decode", name="z", inner_shape=(latent,))
             return to_uint8(model.decode(z))
 
         def sample(n, seed):
+            n = signature_inputs.scalar(n, signature="sample", name="n", low=1,
+                                        high=MAX_SAMPLES)
+            seed = signature_inputs.scalar(seed, signature="sample", name="seed")
             z = tf.random.stateless_normal(tf.stack([n, latent]), seed=tf.stack([seed, 0]))
             return to_uint8(model.decode(z))
 

@@ -79,7 +79,8 @@ def test_export_takes_uint8_images_of_any_size_and_channels(trained_run):
 
 @pytest.mark.parametrize(
     "shape, message",
-    [((8, 8, 1), "batch of images"), ((1, 8, 8, 4), "1 \\(grey\\) or 3 \\(RGB\\) channels")],
+    [((8, 8, 1), "add a batch axis for a single image"), ((1, 8, 8, 4), "received channels"),
+     ((0, 8, 8, 1), "empty batch"), ((1, 4097, 4096, 1), "height x width <= 16777216")],
 )
 def test_export_rejects_wrong_rank_or_channels_clearly(trained_run, shape, message):
     _, _, run_dir = trained_run

@@ -14,7 +14,7 @@ from apps.face.pipeline import identity_batches
 from apps.runtime import commands, training
 from apps.runtime.config import apply_overrides
 from apps.runtime.errors import UsageError
-from tests.apps.fresh_process import values_from_fresh_process
+from tests.apps.fresh_process import value_from_fresh_process
 from tests.runtime.helpers import weights_of
 
 # 8x8 digits: 6 identities train (P = 3 of them per block, K = 4), 4 held out.
@@ -97,15 +97,16 @@ def test_verify_agrees_with_embed_and_the_threshold_in_a_fresh_process(trained_r
         f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
         "a, b = tf.constant(x[:7]), tf.constant(x[7:14])\n"
         "out = loaded.verify(a, b)\n"
-        "result = {'distance': out['distance'], 'same': out['same'],\n"
-        "          'threshold': out['threshold'], 'a': loaded.embed(a)['embeddings'],\n"
-        "          'b': loaded.embed(b)['embeddings']}\n")
+        "value = {'distance': out['distance'], 'same': out['same'],\n"
+        "         'threshold': out['threshold'], 'a': loaded.embed(a)['embeddings'],\n"
+        "         'b': loaded.embed(b)['embeddings']}\n"
+        "value = {name: tensor.numpy().tolist() for name, tensor in value.items()}\n")
     data = session.data
     x = np.concatenate([data.x_test[:7], data.x_test[[0, 8, 9, 10, 11, 12, 13]]])
     np.save(tmp_path / "x.npy", x)
-    served = values_from_fresh_process(run_dir / "export", call, cwd=tmp_path)
+    served = value_from_fresh_process(run_dir / "export", call, cwd=tmp_path)
     assert served["dlsuite_modules"] == [], "the server needs none of dlsuite's code"
-    values = {k: np.asarray(v) for k, v in served["values"].items()}
+    values = {k: np.asarray(v) for k, v in served["value"].items()}
     expected = verification.pair_distances(values["a"], values["b"], "squared_l2")
     np.testing.assert_allclose(values["distance"], expected, atol=1e-5)
     np.testing.assert_array_equal(values["same"], expected <= threshold)
@@ -238,6 +239,26 @@ def test_identity_batches_give_each_replica_whole_groups():
                     assert len(set(group)) == 4
         epochs.append(np.concatenate([b[0].numpy() for b in batches]))
     assert not np.array_equal(epochs[0], epochs[1]), "each epoch draws new blocks"
+
+
+def test_identity_batches_are_a_function_of_seed_and_epoch():
+    """Given the run's epoch variable, an epoch's blocks depend on (seed,
+    epoch) alone: a run resumed at epoch 2 draws what an uninterrupted one
+    drew there, and every epoch draws new blocks."""
+    labels = np.repeat(np.arange(6), 8)
+    x = np.arange(len(labels))
+    epoch = tf.Variable(0, dtype=tf.int64)
+
+    def one_epoch(value):
+        epoch.assign(value)
+        dataset = identity_batches(x, labels, identities=3, examples=4, replicas=1, steps=3,
+                                   seed=5, epoch=epoch)
+        return np.concatenate([images.numpy() for images, _ in dataset])
+
+    first, second = one_epoch(0), one_epoch(1)
+    assert not np.array_equal(first, second), "each epoch draws new blocks"
+    np.testing.assert_array_equal(one_epoch(1), second)
+    np.testing.assert_array_equal(one_epoch(0), first)
 
 
 def test_first_step_is_the_same_on_one_and_two_replicas(tmp_path):

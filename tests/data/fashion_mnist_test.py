@@ -140,3 +140,19 @@ def test_real_debian_package(monkeypatch, tmp_path):
     assert data.x_train.shape[1:] == (28, 28, 1)
     assert data.split["total"] == 2000
     assert sorted(np.unique(data.y_test)) == list(range(10))
+
+
+def test_auto_takes_fashion_mnist_when_installed_else_mnist5k(
+        isolated_sources, write_fake_idx_set):
+    data = load("auto", limit=100)
+    assert data.name == "mnist5k" and "Fashion-MNIST is not installed" in data.source
+    assert "make data" in data.source
+    write_fake_idx_set(isolated_sources / "datasets" / "fashion-mnist", fill_value=5)
+    data = load("auto")
+    assert data.name == "fashion_mnist" and (data.x_train == 5).all()
+    assert "dataset=auto: Fashion-MNIST is installed" in data.source
+
+
+def test_an_explicit_fashion_mnist_still_fails_clearly_when_missing(isolated_sources):
+    with pytest.raises(UsageError, match="Fashion-MNIST not found: install the Debian package"):
+        load("fashion_mnist")

@@ -18,7 +18,8 @@ def _row_hashes(array):
 
 def test_public_api():
     assert DATASETS == ("digits", "breast_cancer", "mnist5k", "fashion_mnist", "images", "csv")
-    assert set(apps.data.__all__) == {"DATASETS", "DataSplits", "load"}
+    assert set(apps.data.__all__) == {"DATASETS", "DataSplits", "SequenceSplits", "load",
+                                      "load_sequences", "load_text"}
 
 
 def test_digits_arrays_and_rescaling():

@@ -90,3 +90,22 @@ def build_two_optimizer_model(strategy, loss_factor=1.0, learning_rate=0.1, scal
 
 def weights_of(model):
     return [np.array(w, dtype="float64") for w in model.get_weights()]
+
+
+def cli_process(args, cwd, timeout=600, env=None):
+    """Run ``dlsuite ARGS`` in a new process (as a user or a worker would)."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+                   **(env or {})}
+    return subprocess.run([sys.executable, "-m", "apps.cli", *map(str, args)], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def saved_weights(path):
+    """Every weight of the model saved at ``path`` (``best.keras``), float64."""
+    from apps.runtime import safe_load
+
+    return [np.array(w, dtype="float64") for w in safe_load.load_model(path).get_weights()]

@@ -65,8 +65,25 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_backup(tmp_path):
     # The backup still holds the finite weights of the last finished epoch.
     session = training.reopen(run_dir, verbose=0)
     model = training.build(session)
-    model.load_weights(run_dir / "backup" / "latest.weights.h5")
+    model.optimizer.build(model.trainable_variables)  # the backup holds its state too
+    model.load_weights(sorted((run_dir / "backup").glob("epoch-*"))[-1] / "model.weights.h5")
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     # ...and the run can be resumed from it.
     resumed, _ = training.train("mlp", resume=run_dir, verbose=0)
     assert [row["epoch"] for row in resumed.run.read_history()] == [0, 1, 2, 3, 4]
+
+
+def test_resume_if_exists_reruns_the_same_command_idempotently(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        training.train("mlp", TINY_MLP, epochs=3, strategy="default", precision_name="float32",
+                       run_dir=run_dir, extra_callbacks=[CrashAt(epoch=1, batch=2)],
+                       resume_if_exists=True, verbose=0)
+    # What a cluster manager does after a failure: the very same command.
+    session, _ = training.train("mlp", TINY_MLP, epochs=3, strategy="default",
+                                precision_name="float32", run_dir=run_dir,
+                                resume_if_exists=True, verbose=0)
+    assert [row["epoch"] for row in session.run.read_history()] == [0, 1, 2]
+    with pytest.raises(UsageError, match="holds another run"):
+        training.train("mlp", TINY_MLP + ["hidden_units=4"], epochs=3, run_dir=run_dir,
+                       resume_if_exists=True, verbose=0)

@@ -77,3 +77,31 @@ def test_bad_inputs_raise_a_message_naming_what_is_expected(loaded, call, messag
 def test_wrong_dtype_is_refused_by_the_signature(loaded):
     with pytest.raises((ValueError, TypeError)):
         loaded.images(tf.zeros((1, 4, 4, 1), tf.float32))
+
+
+class _Declared(tf.Module):
+    """Specs with declared shapes, called the way a server calls signatures."""
+
+    @tf.function(input_signature=[tf.TensorSpec((), tf.int32, name="n"),
+                                  tf.TensorSpec((None, 4), tf.float32, name="noise")])
+    def sample(self, n, noise):
+        n = signature_inputs.scalar(n, signature="sample", name="n", low=1)
+        noise = signature_inputs.float_batch(noise, signature="sample", name="noise",
+                                             inner_shape=(4,))
+        return tf.reduce_sum(noise) * tf.cast(n, tf.float32)
+
+
+def test_a_signature_handed_a_shape_its_spec_does_not_declare_still_refuses_it(tmp_path):
+    """Signature functions accept any shape at the call, and the graph
+    optimiser folds shape checks against the declared one: the checks must
+    still hold (this failed before tf.ensure_shape held inputs to their spec)."""
+    module = _Declared()
+    path = tmp_path / "declared"
+    tf.saved_model.save(module, str(path), signatures={"sample": module.sample.get_concrete_function()})
+    signature = tf.saved_model.load(str(path)).signatures["sample"]
+    assert float(signature(n=tf.constant(2), noise=tf.ones((3, 4)))["output_0"]) == 24.0
+    for n, noise in ((tf.constant([2, 2]), tf.ones((3, 4))), (tf.constant(2), tf.ones((3, 5))),
+                     (tf.constant(2), tf.ones((3, 4, 1)))):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="expected shape") as caught:
+            signature(n=n, noise=noise)
+        assert "is not compatible with expected shape" in signature_inputs.explain(caught.value)

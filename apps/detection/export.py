@@ -1,0 +1,120 @@
+"""The ``detect`` signature every detection app exports, and running it.
+
+Convention (shared by ``yolo`` and later detectors): ``detect(images)``
+takes a uint8 batch ``(batch, height, width, 1 or 3)`` of any size and
+returns ``boxes (batch, D, 4)`` as ``x1, y1, x2, y2`` in the input image's
+pixels, ``scores (batch, D)``, ``classes (batch, D)`` int32, ``count
+(batch,)`` int32 (rows past ``count`` are zeros) and ``class_names (batch,
+D)``. Resizing, decoding and per-class NMS happen inside the SavedModel.
+"""
+
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from apps.cnn import prepare_images, read_image
+from apps.detection import figures
+from apps.detection.boxes import non_max_suppression, scale_boxes
+from apps.runtime import signature_inputs
+from apps.runtime.app import Endpoint, batch_size_for_check
+from apps.runtime.errors import UsageError
+
+
+def postprocess(boxes, scores, settings):
+    """Per-class NMS with the config's thresholds (``settings``: a detection config)."""
+    return non_max_suppression(boxes, scores, max_detections=settings.max_detections,
+                               iou_threshold=settings.nms_iou_threshold,
+                               score_threshold=settings.score_threshold)
+
+
+def detect_endpoint(raw_detections, config, input_shape, class_names, examples):
+    """The ``detect`` :class:`Endpoint` of a detector.
+
+    ``raw_detections(float_images)`` maps a float32 batch at the model's
+    input size (0..255) to ``(boxes (N, K, 4) xyxy in input pixels, scores
+    (N, K, C))`` before NMS.
+    """
+    size_y, size_x, channels = input_shape
+    names = tf.constant(list(class_names))
+
+    def detect(images):
+        images = signature_inputs.image_batch(images, signature="detect")
+        shape = tf.shape(images)
+        x = prepare_images(images, size_y, size_x, channels)
+        boxes, scores = raw_detections(x)
+        boxes, scores, classes, count = postprocess(boxes, scores, config)
+        height = tf.cast(shape[1], tf.float32)
+        width = tf.cast(shape[2], tf.float32)
+        boxes = scale_boxes(boxes, width / size_x, height / size_y)
+        limits = tf.stack([width, height, width, height])
+        boxes = tf.clip_by_value(boxes, 0.0, limits)
+        valid = tf.sequence_mask(count, tf.shape(scores)[1])
+        return {"boxes": boxes * tf.cast(valid, tf.float32)[..., None], "scores": scores,
+                "classes": classes, "count": count,
+                "class_names": tf.where(valid, tf.gather(names, classes), "")}
+
+    count = batch_size_for_check(config.batch_size)
+    return Endpoint(name="detect", fn=detect,
+                    input_signature=[tf.TensorSpec(None, tf.uint8, name="images")],
+                    example=[np.asarray(examples[:count], np.uint8)])
+
+
+def detect_arrays(raw_detections, config, images, batch_size=64):
+    """Detections of a numpy batch at the model's input size, per image:
+    ``[(boxes (k, 4), scores (k,), classes (k,)), ...]`` after NMS, boxes
+    clipped to the image as ``detect`` clips them."""
+    @tf.function
+    def run(x):
+        boxes, scores = raw_detections(x)
+        return postprocess(boxes, scores, config)
+
+    height, width = np.asarray(images).shape[1:3]
+    limits = np.array([width, height, width, height], np.float32)
+    found = []
+    for start in range(0, len(images), batch_size):
+        chunk = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
+        boxes, scores, classes, count = (t.numpy() for t in run(chunk))
+        for index, kept in enumerate(count):
+            found.append((np.clip(boxes[index, :kept], 0.0, limits), scores[index, :kept],
+                          classes[index, :kept]))
+    return found
+
+
+def output_path(path):
+    """Where ``predict`` writes the annotated copy of ``path``."""
+    path = pathlib.Path(path)
+    return path.with_name(f"{path.stem}.detections.png")
+
+
+def call_signature(signature, image, path):
+    """``signature`` on one uint8 image; its check failures as one-line
+    :class:`UsageError`s naming the file."""
+    try:
+        return signature(tf.constant(image[np.newaxis]))
+    except tf.errors.InvalidArgumentError as error:
+        raise UsageError(f"{path}: {signature_inputs.explain(error)}") from None
+
+
+def predict_files(loaded, paths, display_threshold):
+    """Run ``detect`` on each file; write ``NAME.detections.png`` beside it
+    with the labelled boxes scoring at least ``display_threshold``; return
+    printable lines."""
+    lines = []
+    for path in paths:
+        image = read_image(path)
+        outputs = call_signature(loaded.detect, image, path)
+        count = int(outputs["count"].numpy()[0])
+        boxes = outputs["boxes"].numpy()[0, :count]
+        scores = outputs["scores"].numpy()[0, :count]
+        names = [n.decode() for n in outputs["class_names"].numpy()[0, :count]]
+        keep = scores >= display_threshold
+        labels = [f"{n} {s:.2f}" for n, s, k in zip(names, scores, keep) if k]
+        target = output_path(path)
+        figures.save_png(figures.draw_boxes(image, boxes[keep], labels), target)
+        lines.append(f"{path}: {int(keep.sum())} object(s) with score >= {display_threshold:g} "
+                     f"-> {target}")
+        for box, name, score in zip(boxes[keep], np.asarray(names)[keep], scores[keep]):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            lines.append(f"  {name} {score:.3f} at x1={x1:.1f} y1={y1:.1f} x2={x2:.1f} y2={y2:.1f}")
+    return lines
