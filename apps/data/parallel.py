@@ -46,6 +46,7 @@ import numpy as np
 
 from apps.data import splitting
 from apps.data.splits import DataSplits
+from apps.data.text import read_utf8_file
 from apps.runtime.errors import UsageError
 
 CORPORA = ("dates", "numbers", "catalogs", "tsv")
@@ -290,19 +291,8 @@ def read_catalogs(sources="all", min_words=3, max_words=15, system_dirs=SYSTEM_C
 # -- the user's file -------------------------------------------------------------------------
 def read_tsv(path):
     """``source<TAB>target`` lines of the user's UTF-8 file: ``(pairs, source)``."""
-    path = os.path.expanduser(str(path))
-    if not os.path.isfile(path):
-        raise UsageError(f"pair file not found: {path}. Expected data_dir=FILE, UTF-8 lines "
-                         "of source<TAB>target")
-    size = os.path.getsize(path)
-    if size > MAX_TSV_BYTES:
-        raise UsageError(f"{path} holds {size:,} bytes; this app reads pair files of up to "
-                         f"{MAX_TSV_BYTES:,} bytes")
-    try:
-        text = pathlib.Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
-                         "save it as UTF-8") from None
+    path, text = read_utf8_file(path, MAX_TSV_BYTES, "pair file",
+                                "UTF-8 lines of source<TAB>target")
     seen, pairs, skipped = set(), [], 0
     for line in text.splitlines():
         columns = line.split("\t")

@@ -95,21 +95,31 @@ def read_names(seed):
                                        f"{len(found):,} first names, one per line, seeded order)")
 
 
-def read_text_file(path):
-    """``(text, source)`` of the user's UTF-8 text file."""
+def read_utf8_file(path, max_bytes, kind, expected):
+    """``(path, text)`` of the user's UTF-8 file at ``path`` (``~`` expanded).
+
+    A missing file, one over ``max_bytes`` or one that is not UTF-8 is a
+    :class:`UsageError` naming the ``kind`` of file and what was
+    ``expected`` (``data_dir=FILE``, ``expected``).
+    """
     path = os.path.expanduser(str(path))
     if not os.path.isfile(path):
-        raise UsageError(f"text file not found: {path}. Expected data_dir=FILE, a UTF-8 "
-                         "text file")
+        raise UsageError(f"{kind} not found: {path}. Expected data_dir=FILE, {expected}")
     size = os.path.getsize(path)
-    if size > MAX_TEXT_BYTES:
-        raise UsageError(f"{path} holds {size:,} bytes; this app reads text files of up to "
-                         f"{MAX_TEXT_BYTES:,} bytes")
+    if size > max_bytes:
+        raise UsageError(f"{path} holds {size:,} bytes; this app reads {kind}s of up to "
+                         f"{max_bytes:,} bytes")
     try:
         text = pathlib.Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise UsageError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
                          "save it as UTF-8") from None
+    return path, text
+
+
+def read_text_file(path):
+    """``(text, source)`` of the user's UTF-8 text file."""
+    path, text = read_utf8_file(path, MAX_TEXT_BYTES, "text file", "a UTF-8 text file")
     text = _normalise(text)
     if not text.strip():
         raise UsageError(f"{path} holds no text")
