@@ -46,7 +46,7 @@ import numpy as np
 
 from apps.data import splitting
 from apps.data.splits import DataSplits
-from apps.data.text import read_utf8_file
+from apps.data.text import package_dir, read_utf8_file
 from apps.runtime.errors import UsageError
 
 CORPORA = ("dates", "numbers", "catalogs", "tsv")
@@ -176,17 +176,6 @@ def generate_numbers(count, seed):
 
 
 # -- translation catalogs --------------------------------------------------------------------
-def package_dir(name):
-    """The folder of an installed package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return pathlib.Path(list(spec.submodule_search_locations)[0])
-
-
 def django_catalogs():
     """Django's French ``.po`` files, sorted; [] when Django is not installed."""
     root = package_dir("django")
