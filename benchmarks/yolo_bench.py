@@ -169,7 +169,8 @@ def run_ultralytics(data, seconds, quick):
             "ap_50_per_class": dict(zip(data.class_names, result["ap_50_per_class"])),
             "training_seconds": found["train_seconds"], "epochs": found["epochs"],
             "budget_seconds": seconds, "wall_seconds": wall, "torch": found["torch"],
-            "ultralytics": found["ultralytics"], "other_cpu_share": share.other,
+            "ultralytics": found["ultralytics"], "torch_threads": found["threads"],
+            "other_cpu_share": share.other,
             "comparable": comparable(share.other)}
 
 

@@ -27,7 +27,14 @@ def main(path):
     import torch
     from ultralytics import YOLO
 
+    import ultralytics.utils.torch_utils as torch_utils
+
     torch.set_num_threads(settings["threads"])
+    # Ultralytics' select_device() resets torch to NUM_THREADS = cpu_count - 1
+    # (one thread on this 2-core machine) and trains with workers=0 on the
+    # CPU: its training would then use half the cores ours uses. Give it the
+    # same threads.
+    torch_utils.NUM_THREADS = settings["threads"]
     # From scratch: the architecture's yaml, no pretrained weights.
     model = YOLO("yolov8n.yaml")
     start = time.perf_counter()
@@ -56,7 +63,7 @@ def main(path):
     predict_seconds = time.perf_counter() - start
     pathlib.Path(settings["output"]).write_text(json.dumps({
         "detections": detections, "train_seconds": train_seconds,
-        "epochs": int(getattr(trainer, "epoch", -1)) + 1,
+        "epochs": int(getattr(trainer, "epoch", -1)) + 1, "threads": torch.get_num_threads(),
         "predict_seconds": predict_seconds, "weights": str(weights),
         "torch": torch.__version__, "ultralytics": __import__("ultralytics").__version__}))
 
