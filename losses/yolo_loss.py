@@ -12,9 +12,19 @@ def _binary_crossentropy_with_logits(labels, logits):
             + keras.ops.log1p(keras.ops.exp(-keras.ops.abs(logits))))
 
 
+BOX_LOSSES = ("squared", "ciou")
+
+
+def check_box_loss(box_loss):
+    if box_loss not in BOX_LOSSES:
+        raise ValueError(f"box_loss must be one of {', '.join(BOX_LOSSES)}. "
+                         f"Received: box_loss={box_loss!r}")
+    return box_loss
+
+
 def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold=0.5,
               box_weight=5.0, object_weight=1.0, background_weight=1.0, class_weight=1.0,
-              overlap_classes=True):
+              overlap_classes=True, box_loss="squared"):
     """Per-image YOLO loss (YOLOv2/v3: Redmon and Farhadi 2016, 2018).
 
     With ``1obj_s`` marking the slots :class:`layers.YOLOTargetEncoder` made
@@ -40,7 +50,14 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
     with a true box) came from such slots, and 74% of those had the right
     class against 90% of the responsible slots' boxes.
     The ``(2 - w h / (W H))`` factor weighs small boxes up, as YOLOv3's
-    code does. Every sum is over the slots of one image, so each image's
+    code does. With ``box_loss="ciou"`` the bracket is ``1 - CIoU(b_s,
+    t_s)`` instead, between the slot's decoded box and its true box (Zheng
+    et al. 2020, as YOLOv4-v8 train boxes; ``keras.utils.bounding_boxes.
+    compute_ciou``): IoU minus the centres' squared distance over the
+    enclosing box's squared diagonal, minus an aspect-ratio term. A centre
+    error then costs in proportion to the box's size, where the squared
+    offsets cost the same in cell units for a thin ``1`` as for a wide
+    ``0``. Every sum is over the slots of one image, so each image's
     loss does not depend on the grid's size in a batch; Keras averages
     over the batch. IoU comes from ``keras.utils.bounding_boxes.compute_iou``.
     Computed in float32.
@@ -65,12 +82,15 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
         overlap_classes: Whether the overlapping slots learn classes
             (``1overlap_s`` in the class term); False trains classes at the
             responsible slots only, as YOLOv2/v3 did.
+        box_loss: ``"squared"`` (the offsets and log-sizes, YOLOv2/v3) or
+            ``"ciou"`` (``1 - CIoU`` of the decoded boxes).
 
     Returns:
         Float32 ``(batch,)``: the loss of each image.
     """
     anchors = grid.check_anchors(anchors)
     image_size = grid.check_pair(image_size, "image_size")
+    box_loss = check_box_loss(box_loss)
     y_true = keras.ops.cast(keras.ops.convert_to_tensor(y_true), "float32")
     y_pred = keras.ops.convert_to_tensor(y_pred)
     grid_size = (int(y_pred.shape[1]), int(y_pred.shape[2]))
@@ -109,11 +129,15 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
     true_area = anchor_w * keras.ops.exp(targets[..., 2]) * anchor_h * keras.ops.exp(
         targets[..., 3])
     size_weight = 2.0 - true_area / float(image_size[0] * image_size[1])
-    box = keras.ops.sum(
-        responsible * size_weight * (
-            keras.ops.sum(keras.ops.square(offsets - targets[..., 0:2]), axis=-1)
-            + keras.ops.sum(keras.ops.square(raw[..., 2:4] - targets[..., 2:4]), axis=-1)),
-        axis=-1)
+    if box_loss == "ciou":
+        # Each slot's true box, decoded from its targets (exact where responsible).
+        assigned = grid.boxes_from_offsets(targets[..., 0:2], targets[..., 2:4], image_size,
+                                           grid_size, anchors)
+        box_error = 1.0 - keras.utils.bounding_boxes.compute_ciou(predicted, assigned, "xyxy")
+    else:
+        box_error = (keras.ops.sum(keras.ops.square(offsets - targets[..., 0:2]), axis=-1)
+                     + keras.ops.sum(keras.ops.square(raw[..., 2:4] - targets[..., 2:4]), axis=-1))
+    box = keras.ops.sum(responsible * size_weight * box_error, axis=-1)
     objectness = _binary_crossentropy_with_logits(responsible, raw[..., 4])
     found = keras.ops.sum(responsible * objectness, axis=-1)
     empty = keras.ops.sum(background * objectness, axis=-1)
@@ -149,15 +173,15 @@ class YOLOLoss(keras.losses.Loss):
 
     Args:
         anchors, image_size, num_classes, ignore_threshold, box_weight,
-        object_weight, background_weight, class_weight, overlap_classes: as
-        for :func:`yolo_loss`.
+        object_weight, background_weight, class_weight, overlap_classes,
+        box_loss: as for :func:`yolo_loss`.
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
     def __init__(self, anchors, image_size, num_classes, ignore_threshold=0.5, box_weight=5.0,
                  object_weight=1.0, background_weight=1.0, class_weight=1.0,
-                 overlap_classes=True, reduction="sum_over_batch_size", name="yolo_loss",
-                 dtype=None):
+                 overlap_classes=True, box_loss="squared", reduction="sum_over_batch_size",
+                 name="yolo_loss", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.anchors = grid.check_anchors(anchors)
         self.image_size = grid.check_pair(image_size, "image_size")
@@ -176,11 +200,13 @@ class YOLOLoss(keras.losses.Loss):
         self.background_weight = float(background_weight)
         self.class_weight = float(class_weight)
         self.overlap_classes = bool(overlap_classes)
+        self.box_loss = check_box_loss(box_loss)
 
     def call(self, y_true, y_pred):
         return yolo_loss(y_true, y_pred, self.anchors, self.image_size, self.num_classes,
                          self.ignore_threshold, self.box_weight, self.object_weight,
-                         self.background_weight, self.class_weight, self.overlap_classes)
+                         self.background_weight, self.class_weight, self.overlap_classes,
+                         self.box_loss)
 
     def get_config(self):
         config = super().get_config()
@@ -194,5 +220,6 @@ class YOLOLoss(keras.losses.Loss):
             "background_weight": self.background_weight,
             "class_weight": self.class_weight,
             "overlap_classes": self.overlap_classes,
+            "box_loss": self.box_loss,
         })
         return config

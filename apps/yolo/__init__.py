@@ -40,6 +40,8 @@ class YOLOConfig(DetectionConfig):
     neck_filters: int = 64
     ignore_threshold: float = 0.5
     box_weight: float = 5.0
+    # "squared": offsets and log-sizes (YOLOv2/v3); "ciou": 1 - CIoU of the decoded box.
+    box_loss: typing.Literal["squared", "ciou"] = "squared"
     background_weight: float = 1.0
     class_weight: float = 1.0
     # Slots whose box overlaps a true box (IoU > ignore_threshold) learn its class too.
@@ -97,7 +99,7 @@ class YOLOApp(DetectionApp):
                         ignore_threshold=config.ignore_threshold, box_weight=config.box_weight,
                         background_weight=config.background_weight,
                         class_weight=config.class_weight,
-                        overlap_classes=config.overlap_classes)
+                        overlap_classes=config.overlap_classes, box_loss=config.box_loss)
         optimizer = keras.optimizers.Adam(learning_rate(config, len(data.x_train)))
         model.compile(optimizer=optimizer, loss=loss, **compile_options(config))
         return model

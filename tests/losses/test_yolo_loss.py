@@ -4,6 +4,7 @@ term against a hand computation, and the ignore rule."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from layers import YOLOTargetEncoder
 from losses import YOLOLoss, yolo_loss
@@ -28,11 +29,15 @@ def _perfect_prediction(boxes, confidence=40.0):
     return raw.reshape(len(boxes), GRID, GRID, len(ANCHORS) * (5 + CLASSES))
 
 
-def test_perfect_prediction_has_zero_loss():
+@pytest.mark.parametrize("box_loss", ["squared", "ciou"])
+def test_perfect_prediction_has_zero_loss(box_loss):
     raw = _perfect_prediction(BOXES)
-    loss = keras.ops.convert_to_numpy(yolo_loss(BOXES, raw, ANCHORS, IMAGE, CLASSES))
+    loss = keras.ops.convert_to_numpy(yolo_loss(BOXES, raw, ANCHORS, IMAGE, CLASSES,
+                                                box_loss=box_loss))
     assert loss.shape == (2,)
-    np.testing.assert_allclose(loss, 0.0, atol=1e-5)
+    # CIoU's float32 epsilons leave ~1e-6 per box (times box_weight and the size weight).
+    tolerance = 1e-5 if box_loss == "squared" else 5e-5
+    np.testing.assert_allclose(loss, 0.0, atol=tolerance)
     # Each term alone is hurt by its own mistake.
     worse = raw.reshape(2, -1, 5 + CLASSES).copy()
     slot = np.flatnonzero(keras.ops.convert_to_numpy(
@@ -41,19 +46,22 @@ def test_perfect_prediction_has_zero_loss():
         changed = worse.copy()
         changed[0, slot, channel] -= 80.0
         value = keras.ops.convert_to_numpy(yolo_loss(
-            BOXES, changed.reshape(raw.shape), ANCHORS, IMAGE, CLASSES))
-        assert value[0] > 0.1 and value[1] < 1e-5, channel
+            BOXES, changed.reshape(raw.shape), ANCHORS, IMAGE, CLASSES, box_loss=box_loss))
+        assert value[0] > 0.1 and value[1] < tolerance, channel
 
 
-def test_empty_images_are_finite_and_only_background():
+@pytest.mark.parametrize("box_loss", ["squared", "ciou"])
+def test_empty_images_are_finite_and_only_background(box_loss):
     raw = np.random.default_rng(0).normal(size=(2, GRID, GRID, 16)).astype("float32")
     empty = np.full((2, 4, 5), -1.0, "float32")
-    loss = keras.ops.convert_to_numpy(yolo_loss(empty, raw, ANCHORS, IMAGE, CLASSES))
+    loss = keras.ops.convert_to_numpy(yolo_loss(empty, raw, ANCHORS, IMAGE, CLASSES,
+                                                box_loss=box_loss))
     objectness = raw.reshape(2, -1, 8)[..., 4]
     expected = np.sum(np.log1p(np.exp(objectness)), axis=-1)  # BCE(0, sigmoid(p))
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
     no_rows = keras.ops.convert_to_numpy(
-        yolo_loss(np.zeros((2, 0, 5), "float32"), raw, ANCHORS, IMAGE, CLASSES))
+        yolo_loss(np.zeros((2, 0, 5), "float32"), raw, ANCHORS, IMAGE, CLASSES,
+                  box_loss=box_loss))
     np.testing.assert_allclose(no_rows, expected, rtol=1e-5)
 
 
@@ -78,10 +86,43 @@ def test_a_good_box_from_another_slot_is_not_background():
     np.testing.assert_allclose(undecided, np.log(CLASSES), rtol=1e-4)
 
 
+def _box_term(box, shift, box_loss):
+    """The loss of a perfect prediction of ``box`` whose centre is moved
+    ``shift`` pixels right (objectness and class stay perfect)."""
+    boxes = np.array([[box + [0]]], "float32")
+    raw = _perfect_prediction(boxes).reshape(1, -1, 5 + CLASSES)
+    slot = np.flatnonzero(keras.ops.convert_to_numpy(
+        YOLOTargetEncoder(ANCHORS, IMAGE, GRID, CLASSES)(boxes))[0, :, 4])[0]
+    offset = 1 / (1 + np.exp(-raw[0, slot, 0])) + shift / (IMAGE / GRID)
+    raw[0, slot, 0] = np.log(offset / (1 - offset))
+    return float(yolo_loss(boxes, raw.reshape(1, GRID, GRID, -1), ANCHORS, IMAGE, CLASSES,
+                           box_loss=box_loss)[0])
+
+
+def test_ciou_costs_a_centre_error_in_proportion_to_the_box():
+    """The same 2-pixel miss: squared offsets cost the same for a thin box as
+    for a wide one (cell units), CIoU costs the thin one far more."""
+    thin, wide = [20, 18, 24, 30], [14, 18, 30, 30]  # both centred at (22, 24)
+    for box_loss, ratio in (("squared", (0.95, 1.05)), ("ciou", (2.0, 100.0))):
+        cost = _box_term(thin, 2.0, box_loss) / _box_term(wide, 2.0, box_loss)
+        assert ratio[0] < cost < ratio[1], (box_loss, cost)
+
+
+def test_ciou_gradients_are_finite_for_wild_predictions():
+    raw = np.random.default_rng(2).normal(scale=30.0, size=(2, GRID, GRID, 16)).astype("float32")
+    raw = tf.Variable(raw)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(yolo_loss(BOXES, raw, ANCHORS, IMAGE, CLASSES, box_loss="ciou"))
+    gradient = tape.gradient(loss, raw)
+    assert np.isfinite(float(loss)) and np.isfinite(gradient.numpy()).all()
+    assert np.abs(gradient.numpy()).sum() > 0
+
+
 def test_class_and_keras_loss_average_over_the_batch():
     raw = np.random.default_rng(1).normal(size=(2, GRID, GRID, 16)).astype("float32")
-    per_image = keras.ops.convert_to_numpy(yolo_loss(BOXES, raw, ANCHORS, IMAGE, CLASSES))
-    loss = YOLOLoss(ANCHORS, IMAGE, CLASSES)
+    loss = YOLOLoss(ANCHORS, IMAGE, CLASSES, box_loss="ciou")
+    per_image = keras.ops.convert_to_numpy(yolo_loss(BOXES, raw, ANCHORS, IMAGE, CLASSES,
+                                                     box_loss="ciou"))
     np.testing.assert_allclose(float(loss(BOXES, raw)), per_image.mean(), rtol=1e-5)
     revived = YOLOLoss.from_config(loss.get_config())
     assert revived.get_config() == loss.get_config()
@@ -93,6 +134,7 @@ def test_class_and_keras_loss_average_over_the_batch():
     ({"ignore_threshold": 1.5}, "ignore_threshold"),
     ({"box_weight": -1}, "box_weight"),
     ({"anchors": [(0, 1)]}, "anchors"),
+    ({"box_loss": "l1"}, "box_loss"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=f"Received: {message}"):
