@@ -85,11 +85,22 @@ class DetectionApp(App):
         """``fn(float_images) -> (boxes (N, K, 4) xyxy, scores (N, K, C))``."""
         raise NotImplementedError
 
+    def detections_function(self, model, config, data):
+        """``export.detections_function`` of ``model``, built once and kept
+        while the model and config stay the same: the per-epoch evaluation
+        then traces the model once per run, not once per epoch."""
+        cached = getattr(self, "_detections_function", None)
+        if cached is None or cached[0] is not model or cached[1] is not config:
+            function = export.detections_function(self.raw_detections(model, config, data),
+                                                  config)
+            cached = self._detections_function = (model, config, function)
+        return cached[2]
+
     def detections(self, model, config, data, images):
         """Per-image detections after NMS of a numpy batch at the input size
         (``export.detect_arrays``); a detector that needs more than the
         images (proposals) overrides this."""
-        return export.detect_arrays(self.raw_detections(model, config, data), config, images)
+        return export.detect_arrays(self.detections_function(model, config, data), images)
 
     def callbacks(self, config, data, run):
         return [DetectionEvaluation(self, config, data, run.tb)]

@@ -107,16 +107,26 @@ def detect_endpoint(raw_detections, config, input_shape, class_names, examples,
                     example=example + [np.asarray(example_proposals[:count], np.float32)])
 
 
-def detect_arrays(raw_detections, config, images, batch_size=64, proposals=None):
-    """Detections of a numpy batch at the model's input size, per image:
-    ``[(boxes (k, 4), scores (k,), classes (k,)), ...]`` after NMS, boxes
-    clipped to the image as ``detect`` clips them. ``proposals`` (numpy
-    ``(N, P, 4)``), when given, go to ``raw_detections`` beside each batch."""
+def detections_function(raw_detections, config):
+    """``raw_detections`` then per-class NMS (``postprocess``) as one
+    ``tf.function``: float images at the model's input size (and proposals,
+    for a detector that takes them) -> padded ``boxes, scores, classes,
+    count``. Build one per model and keep it: every new function traces the
+    model again (``DetectionApp.detections_function`` caches it)."""
     @tf.function
     def run(x, *extra):
         boxes, scores = raw_detections(x, *extra)
         return postprocess(boxes, scores, config)
 
+    return run
+
+
+def detect_arrays(detect, images, batch_size=64, proposals=None):
+    """Detections of a numpy batch at the model's input size, per image:
+    ``[(boxes (k, 4), scores (k,), classes (k,)), ...]`` after NMS, boxes
+    clipped to the image as ``detect`` clips them. ``detect`` is a
+    :func:`detections_function`; ``proposals`` (numpy ``(N, P, 4)``), when
+    given, go to it beside each batch."""
     height, width = np.asarray(images).shape[1:3]
     limits = np.array([width, height, width, height], np.float32)
     found = []
@@ -124,7 +134,7 @@ def detect_arrays(raw_detections, config, images, batch_size=64, proposals=None)
         chunk = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
         extra = () if proposals is None else (
             tf.convert_to_tensor(np.asarray(proposals[start:start + batch_size], np.float32)),)
-        boxes, scores, classes, count = (t.numpy() for t in run(chunk, *extra))
+        boxes, scores, classes, count = (t.numpy() for t in detect(chunk, *extra))
         for index, kept in enumerate(count):
             found.append((np.clip(boxes[index, :kept], 0.0, limits), scores[index, :kept],
                           classes[index, :kept]))

@@ -174,7 +174,7 @@ class RCNNApp(DetectionApp):
 
     def detections(self, model, config, data, images):
         found = (self.proposals_for(images, config) if self.uses_search(config) else None)
-        return export.detect_arrays(model.raw_detections, config, images,
+        return export.detect_arrays(self.detections_function(model, config, data), images,
                                     batch_size=DETECTION_BATCH[config.variant], proposals=found)
 
     def callbacks(self, config, data, run):

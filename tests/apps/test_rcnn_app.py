@@ -13,6 +13,7 @@ from apps.runtime import commands
 from apps.runtime.config import apply_overrides
 from apps.runtime.errors import UsageError
 from apps.rcnn import RCNNConfig
+from tests.apps.detect_checks import assert_detect_matches_live
 from tests.apps.fresh_process import signature_from_fresh_process
 
 TINY = ["image_size=64", "max_scale=2", "max_objects=3", "limit=32", "width=0.125",
@@ -81,16 +82,10 @@ def test_faster_detect_matches_the_live_model_in_a_fresh_process(faster_run, tmp
     session, _, run_dir = faster_run
     config, data = session.config, session.data
     images = data.x_test[:4]
-    live = detect_arrays(session.model.raw_detections, config, images)
+    live = detect_arrays(session.app.detections_function(session.model, config, data), images)
     fresh = signature_from_fresh_process(run_dir / "export", "detect", images, tmp_path)
     assert fresh["boxes"].shape == (4, config.max_detections, 4)
-    assert fresh["count"].tolist() == [len(scores) for _, scores, _ in live]
-    assert sum(fresh["count"]) > 0
-    for index, (boxes, scores, classes) in enumerate(live):
-        kept = fresh["count"][index]
-        np.testing.assert_allclose(fresh["boxes"][index, :kept], boxes, atol=1e-3)
-        np.testing.assert_allclose(fresh["scores"][index, :kept], scores, atol=1e-5)
-        np.testing.assert_array_equal(fresh["classes"][index, :kept], classes)
+    assert_detect_matches_live(fresh, live, data.class_names)
 
 
 def test_evaluate_reloads_the_best_model_in_safe_mode(faster_run):
@@ -105,15 +100,11 @@ def test_fast_detect_takes_proposals_and_matches_in_a_fresh_process(fast_run, tm
     app, config, data = session.app, session.config, session.data
     images = data.x_test[:3]
     proposals = app.proposals_for(data.x_test, config)[:3]
-    live = detect_arrays(session.model.raw_detections, config, images, proposals=proposals)
+    live = detect_arrays(app.detections_function(session.model, config, data), images,
+                         proposals=proposals)
     fresh = signature_from_fresh_process(run_dir / "export", "detect", images, tmp_path,
                                          proposals)
-    assert fresh["count"].tolist() == [len(scores) for _, scores, _ in live]
-    assert sum(fresh["count"]) > 0
-    for index, (boxes, scores, _) in enumerate(live):
-        kept = fresh["count"][index]
-        np.testing.assert_allclose(fresh["boxes"][index, :kept], boxes, atol=1e-3)
-        np.testing.assert_allclose(fresh["scores"][index, :kept], scores, atol=1e-5)
+    assert_detect_matches_live(fresh, live, data.class_names)
 
 
 def test_fast_detect_scales_proposals_to_the_image(fast_run):
@@ -184,11 +175,12 @@ def test_rcnn_trains_exports_and_predicts(tmp_path_factory, tmp_path):
     assert "detection" in metrics and (run_dir / "proposals.png").exists()
     images = session.data.x_test[:3]
     proposals = session.app.proposals_for(session.data.x_test, session.config)[:3]
-    live = detect_arrays(session.model.raw_detections, session.config, images,
-                         proposals=proposals)
+    live = detect_arrays(session.app.detections_function(session.model, session.config,
+                                                         session.data),
+                         images, proposals=proposals)
     fresh = signature_from_fresh_process(run_dir / "export", "detect", images, tmp_path,
                                          proposals)
-    assert fresh["count"].tolist() == [len(scores) for _, scores, _ in live]
+    assert_detect_matches_live(fresh, live, session.data.class_names)
     scene = tmp_path / "scene.png"
     scene.write_bytes(tf.io.encode_png(images[0]).numpy())
     assert commands.predict(str(run_dir), [str(scene)])[0].startswith(str(scene))

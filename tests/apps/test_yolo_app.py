@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.detection.export import detect_arrays
 from apps.runtime import commands
 from apps.runtime.config import apply_overrides
 from apps.runtime.errors import UsageError
 from apps.yolo import YOLOConfig
+from tests.apps.detect_checks import assert_detect_matches_live
 from tests.apps.fresh_process import signature_from_fresh_process
 
 TINY = ["image_size=64", "max_scale=2", "max_objects=3", "limit=48", "width=0.125",
@@ -63,19 +63,21 @@ def test_detect_matches_the_live_model_in_a_fresh_process(trained_run, tmp_path)
     session, _, run_dir = trained_run
     app, config, data = session.app, session.config, session.data
     images = data.x_test[:4]
-    live = detect_arrays(app.raw_detections(session.model, config, data), config, images)
+    live = app.detections(session.model, config, data, images)
     fresh = signature_from_fresh_process(run_dir / "export", "detect", images, tmp_path)
     assert fresh["boxes"].shape == (4, config.max_detections, 4)
-    assert fresh["count"].tolist() == [len(scores) for _, scores, _ in live]
-    assert sum(fresh["count"]) > 0
-    for index, (boxes, scores, classes) in enumerate(live):
-        kept = fresh["count"][index]
-        np.testing.assert_allclose(fresh["boxes"][index, :kept], boxes, atol=1e-3)
-        np.testing.assert_allclose(fresh["scores"][index, :kept], scores, atol=1e-5)
-        np.testing.assert_array_equal(fresh["classes"][index, :kept], classes)
-        names = [n.decode() for n in fresh["class_names"][index, :kept]]
-        assert names == [data.class_names[c] for c in classes]
-        assert not fresh["boxes"][index, kept:].any()
+    assert_detect_matches_live(fresh, live, data.class_names)
+
+
+def test_detections_trace_the_model_once_per_run_not_per_epoch(trained_run):
+    session = trained_run[0]
+    app, config, data = session.app, session.config, session.data
+    function = app.detections_function(session.model, config, data)
+    app.detections(session.model, config, data, data.x_test[:4])
+    traced = function.experimental_get_tracing_count()
+    app.detections(session.model, config, data, data.x_test[:4][::-1])  # same shape
+    assert app.detections_function(session.model, config, data) is function
+    assert function.experimental_get_tracing_count() == traced >= 1
 
 
 def test_detect_takes_any_size_and_returns_boxes_in_its_pixels(trained_run):
@@ -89,8 +91,7 @@ def test_detect_takes_any_size_and_returns_boxes_in_its_pixels(trained_run):
     out = loaded.detect(tf.constant(big[None]))
     # The same pipeline by hand: resize to the model's input, detect, scale back.
     resized = prepare_images(tf.constant(big[None]), 64, 64, 1).numpy()
-    boxes, scores, _ = detect_arrays(app.raw_detections(session.model, config, data), config,
-                                     resized)[0]
+    boxes, scores, _ = app.detections(session.model, config, data, resized)[0]
     count = int(out["count"][0])
     assert count == len(scores) > 0
     expected = np.clip(boxes * [2, 3, 2, 3], 0, [128, 192, 128, 192])
