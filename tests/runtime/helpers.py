@@ -109,3 +109,13 @@ def saved_weights(path):
     from apps.runtime import safe_load
 
     return [np.array(w, dtype="float64") for w in safe_load.load_model(path).get_weights()]
+
+
+def copy_run(run_dir, tmp_path):
+    """A copy of the run directory ``run_dir`` under ``tmp_path``, for a test
+    that corrupts or resumes it without touching the shared original."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    return copy

@@ -5,7 +5,6 @@ file of any kind falls back or stops with a clear error."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 from apps.runtime import launch, training
 from apps.runtime.errors import UsageError
 from callbacks import RunBackup
-from tests.runtime.helpers import TINY_MLP, cli_process, saved_weights
+from tests.runtime.helpers import TINY_MLP, cli_process, copy_run, saved_weights
 
 # Long enough epochs (~60 steps) that a kill can land inside one.
 KILLABLE = ["dataset=digits", "limit=1000", "hidden_units=32", "dropout=0", "patience=0",
@@ -115,20 +114,6 @@ def test_launch_restarts_after_a_worker_is_killed_and_ends_like_an_uninterrupted
 # -- atomic writes and corrupt files (fast) --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("finished") / "run"
-    session, _ = training.train("mlp", TINY_MLP, epochs=3, strategy="default",
-                                precision_name="float32", run_dir=run_dir, verbose=0)
-    return session.run.path
-
-
-def _copy(finished, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(finished, copy)
-    return copy
-
-
 def _backups(run_dir):
     return RunBackup.backups(run_dir / "backup")
 
@@ -142,7 +127,7 @@ def test_backups_are_whole_directories_and_the_newest_two_are_kept(finished):
 
 
 def test_a_kill_during_a_backup_save_leaves_the_last_backup_whole(finished, tmp_path):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     session = training.reopen(copy, verbose=0)
     model = training.build(session)
 
@@ -162,7 +147,7 @@ def test_a_kill_during_a_backup_save_leaves_the_last_backup_whole(finished, tmp_
 
 @pytest.mark.parametrize("damage", ["truncate-weights", "garble-state", "delete-weights"])
 def test_a_corrupt_newest_backup_falls_back_to_the_one_before(finished, tmp_path, damage):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     newest = _backups(copy)[0]
     if damage == "truncate-weights":
         data = (newest / "model.weights.h5").read_bytes()
@@ -182,7 +167,7 @@ def test_a_corrupt_newest_backup_falls_back_to_the_one_before(finished, tmp_path
 
 
 def test_when_every_backup_is_corrupt_resume_stops_with_a_clear_error(finished, tmp_path):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     for backup in _backups(copy):
         (backup / "state.json").write_text("garbage")
     with pytest.raises(UsageError, match="none of the 2 backup.*refusing to start from scratch"):
@@ -197,7 +182,7 @@ def test_when_every_backup_is_corrupt_resume_stops_with_a_clear_error(finished, 
 def test_each_corrupt_file_kind_is_a_clear_error(finished, tmp_path, kind, command, message):
     from apps.runtime import commands
 
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     (copy / kind).write_bytes(b"\x00garbage" * 4)
     with pytest.raises(UsageError, match=message):
         if command == "predict":
@@ -211,7 +196,7 @@ def test_each_corrupt_file_kind_is_a_clear_error(finished, tmp_path, kind, comma
 def test_a_torn_history_line_and_a_garbled_metrics_file_are_survived(finished, tmp_path):
     from apps.runtime import commands
 
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     with open(copy / "history.jsonl", "a") as handle:
         handle.write('{"epoch": 3, "loss": 0.')
     assert _history_epochs(copy) == [0, 1, 2]
@@ -223,14 +208,14 @@ def test_a_torn_history_line_and_a_garbled_metrics_file_are_survived(finished, t
 def test_an_export_swapped_half_way_is_recovered(finished, tmp_path):
     from apps.runtime import atomic
 
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     os.rename(copy / "export", copy / "export.old")  # a kill between the two renames
     atomic.recover_dir(copy / "export")
     assert (copy / "export" / "saved_model.pb").exists()
 
 
 def test_a_second_writer_of_a_run_is_refused(finished, tmp_path):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     holder = training.reopen(copy, verbose=0, lock=True)
     try:
         with pytest.raises(UsageError, match="is being written by dlsuite process"):

@@ -4,7 +4,6 @@ runs: each case's file would create a marker if it were loaded."""
 
 import hashlib
 import json
-import shutil
 import zipfile
 
 import h5py
@@ -15,21 +14,7 @@ import pytest
 from apps.cli import main
 from apps.runtime import training
 from callbacks import RunBackup
-from tests.runtime.helpers import TINY_MLP
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("hostile") / "run"
-    session, _ = training.train("mlp", TINY_MLP, epochs=2, strategy="default",
-                                precision_name="float32", run_dir=run_dir, verbose=0)
-    return session.run.path
-
-
-def _copy(finished, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(finished, copy)
-    return copy
+from tests.runtime.helpers import TINY_MLP, copy_run
 
 
 def _dlsuite(capsys, *argv):
@@ -65,7 +50,7 @@ def _hostile_module(tmp_path, marker):
 
 
 def test_a_lambda_layer_is_refused_and_never_runs(finished, tmp_path, capsys):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     marker = tmp_path / "lambda-ran"
     inputs = keras.Input((64,))
     namespace = {}  # the marker's path as a constant of the function's own code
@@ -97,7 +82,7 @@ def test_a_lambda_layer_is_refused_and_never_runs(finished, tmp_path, capsys):
 ], ids=["foreign-module", "unregistered-class", "unknown-registered-name", "foreign-function"])
 def test_a_config_naming_code_outside_keras_is_refused_before_import(
         finished, tmp_path, capsys, monkeypatch, change, message):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     marker = tmp_path / "module-imported"
     _hostile_module(tmp_path, marker)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -116,7 +101,7 @@ def _secret(tmp_path):
 
 
 def test_an_hdf5_external_link_in_a_backup_stops_resume(finished, tmp_path, capsys):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     newest = RunBackup.backups(copy / "backup")[0]
     with h5py.File(newest / "model.weights.h5", "a") as handle:
         handle["stolen"] = h5py.ExternalLink(str(_secret(tmp_path)), "/data")
@@ -124,15 +109,15 @@ def test_an_hdf5_external_link_in_a_backup_stops_resume(finished, tmp_path, caps
     state = json.loads((newest / "state.json").read_text())
     state["sha256"] = hashlib.sha256((newest / "model.weights.h5").read_bytes()).hexdigest()
     (newest / "state.json").write_text(json.dumps(state))
-    code, lines = _dlsuite(capsys, "train", "mlp", "--resume", copy, "--epochs", 3, "--quiet")
+    code, lines = _dlsuite(capsys, "train", "mlp", "--resume", copy, "--epochs", 4, "--quiet")
     assert code == 2 and "refused to load" in lines[-1]
     assert "external link /stolen" in lines[-1] and "secret.h5" in lines[-1]
     # Nothing was trained from the older backup instead.
-    assert [row["epoch"] for row in training.RunDir(copy).read_history()] == [0, 1]
+    assert [row["epoch"] for row in training.RunDir(copy).read_history()] == [0, 1, 2]
 
 
 def test_an_hdf5_external_link_inside_a_keras_archive_is_refused(finished, tmp_path, capsys):
-    copy = _copy(finished, tmp_path)
+    copy = copy_run(finished, tmp_path)
     with zipfile.ZipFile(copy / "best.keras") as archive:
         entries = {name: archive.read(name) for name in archive.namelist()}
     weights = tmp_path / "weights.h5"
