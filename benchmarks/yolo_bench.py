@@ -62,7 +62,7 @@ YOLO_OVERRIDES = ["dataset=mnist5k", "arch=resnet18", "width=0.25", "stride=16",
 LOCALIZE_OVERRIDES = ["dataset=mnist5k", "arch=resnet18", "width=0.25", "batch_size=64",
                       "learning_rate=0.002", "patience=0"]
 # Our runs: the YOLOv2/v3 squared box loss, and the same with 1 - CIoU.
-YOLO_RUN_OVERRIDES = {"yolo_digits": YOLO_OVERRIDES,
+YOLO_RUN_OVERRIDES = {"yolo_digits": YOLO_OVERRIDES + ["box_loss=squared"],
                       "yolo_digits_ciou": YOLO_OVERRIDES + ["box_loss=ciou"]}
 # name: (what it trains, target, budget in seconds)
 RUNS = {
