@@ -102,9 +102,12 @@ class GANConfig(GenerativeConfig):
     # Adam(rate, beta_1=0, beta_2=style_beta_2), StyleGAN2's. The generator's
     # layers have the equalised learning rate (a step moves a weight by about
     # the rate relative to its scale); the discriminator's are Keras's own,
-    # initialised ~1/sqrt(fan_in), so the same relative step is a smaller rate.
+    # initialised ~1/sqrt(fan_in), so the same relative step is a smaller rate:
+    # at 2e-3 the discriminator blew up in its first epoch (R1 penalty ~1e9) and
+    # the generator collapsed; at 2e-4 (Fashion-MNIST 32x32, 2 epochs) the
+    # Frechet distance went 44.8, 26.1 and the class entropy 0.84, 0.93.
     style_learning_rate: float = 2e-3
-    style_discriminator_learning_rate: float = 2e-3
+    style_discriminator_learning_rate: float = 2e-4
     style_beta_2: float = 0.99
 
     def validate(self):
