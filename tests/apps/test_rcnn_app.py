@@ -82,7 +82,7 @@ def test_faster_detect_matches_the_live_model_in_a_fresh_process(faster_run, tmp
     session, _, run_dir = faster_run
     config, data = session.config, session.data
     images = data.x_test[:4]
-    live = detect_arrays(session.app.detections_function(session.model, config, data), images)
+    live = session.app.detections(session.model, config, data, images)
     fresh = signature_from_fresh_process(run_dir / "export", "detect", images, tmp_path)
     assert fresh["boxes"].shape == (4, config.max_detections, 4)
     assert_detect_matches_live(fresh, live, data.class_names)
