@@ -247,7 +247,7 @@ class StyleGAN(DCGAN):
     Example::
 
         gan = StyleGAN(StyleGenerator(mapping, synthesis), discriminator, latent_dim=16)
-        gan.compile(optimizers={"discriminator": keras.optimizers.Adam(2e-3, 0.0, 0.99),
+        gan.compile(optimizers={"discriminator": keras.optimizers.Adam(2e-4, 0.0, 0.99),
                                 "generator": keras.optimizers.Adam(2e-3, 0.0, 0.99)})
         gan.build_optimizers()
         gan.fit(uint8_images, epochs=1)
