@@ -80,3 +80,36 @@ def test_hostile_keras_file_is_refused_in_safe_mode(finished_run, tmp_path):
     keras.Model(inputs, outputs).save(copy / "best.keras")
     with pytest.raises(UsageError, match="refused to load .*best.keras: it holds a Lambda layer"):
         commands.evaluate(copy, verbose=0)
+
+
+def _endpoint_pair(values, served):
+    """A live endpoint returning ``values`` and a 'reloaded' one returning ``served``."""
+    from types import SimpleNamespace
+
+    from apps.runtime.app import Endpoint
+
+    endpoint = Endpoint("detect", lambda x: {"boxes": tf.constant(values)},
+                        [tf.TensorSpec([None], tf.float32)], [np.zeros(1, np.float32)])
+    return SimpleNamespace(detect=lambda x: {"boxes": tf.constant(served)}), [endpoint]
+
+
+def test_export_check_scales_its_tolerance_with_the_values():
+    from apps.runtime.export import check_export
+
+    boxes = np.array([[3.0, 17.5, 96.25, 127.0]], np.float32)
+    # Boxes in pixels off by 1.5e-5 (two float32 spacings at 127): a pass,
+    # with the absolute difference reported.
+    loaded, endpoints = _endpoint_pair(boxes, boxes + np.float32(1.5e-5))
+    assert check_export(loaded, endpoints, 1e-5)["detect"] == pytest.approx(1.5e-5, rel=0.2)
+    # Probabilities off by 1.5e-5 fail: below 1 the tolerance is absolute.
+    probabilities = np.array([0.25, 0.75], np.float32)
+    loaded, endpoints = _endpoint_pair(probabilities, probabilities + np.float32(1.5e-5))
+    with pytest.raises(RuntimeError, match="detect differs from the Keras model by 1.5e-05"):
+        check_export(loaded, endpoints, 1e-5)
+    # A pixel box off by a tenth of a pixel fails too, and so does a NaN.
+    loaded, endpoints = _endpoint_pair(boxes, boxes + np.float32(0.1))
+    with pytest.raises(RuntimeError, match="differs"):
+        check_export(loaded, endpoints, 1e-5)
+    loaded, endpoints = _endpoint_pair(boxes, np.full_like(boxes, np.nan))
+    with pytest.raises(RuntimeError, match="differs"):
+        check_export(loaded, endpoints, 1e-5)
