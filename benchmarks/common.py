@@ -169,11 +169,31 @@ def merged_runs(name, runs):
     return {**saved, **runs}
 
 
+def cpu_model():
+    """The CPU's model name and its matrix units (``platform.processor()`` is
+    empty on Linux): a bf16 ratio means something else with AMX than without."""
+    try:
+        info = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("model name")), platform.machine())
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                  if line.startswith("flags")), [])
+    units = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    return f"{model} ({', '.join(units) or 'no bf16 units'})"
+
+
+def machine():
+    """Where a result was measured; runs merged from earlier invocations keep
+    their own copy of this when the benchmark stamps them."""
+    return {"cpus": os.cpu_count(), "processor": cpu_model(),
+            "python": platform.python_version(), "keras": keras.__version__}
+
+
 def write_result(name, payload):
     RESULTS.mkdir(exist_ok=True)
-    payload = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
-                           "python": platform.python_version(), "keras": keras.__version__},
-               **payload}
+    payload = {"machine": machine(), **payload}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=float))
     print(f"wrote {path}")

@@ -47,7 +47,8 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import CpuShare, comparable, merged_runs, selected_runs, write_result
+from benchmarks.common import (CpuShare, comparable, machine, merged_runs, selected_runs,
+                               write_result)
 
 MINUTES = 60
 BUDGET_MINUTES = 20
@@ -240,6 +241,12 @@ def table(runs):
                      f"{yolo['detect_images_per_second']:.1f} | - |")
     else:
         lines.append("| yolo | pending: `python -m benchmarks yolo` has not run | | | | |")
+    places = sorted({run["machine"]["processor"] for run in runs.values() if "machine" in run})
+    unstamped = [name for name, run in runs.items() if "map_50" in run and "machine" not in run]
+    if places:
+        lines.append("")
+        lines.append("Measured on " + "; ".join(places)
+                     + (f" (no machine recorded for {', '.join(unstamped)})" if unstamped else ""))
     return "\n".join(lines)
 
 
@@ -277,6 +284,7 @@ def main(argv):
         if share is not None:
             print(f"  other processes used {share:.0%} of the CPU"
                   + ("" if comparable(share) else " -- busy machine, not comparable"), flush=True)
+        result["machine"] = machine()
         results[run_name] = result
         runs = merged_runs(name, results)
         write_result(name, {"runs": runs, "quick": quick, "table": table(runs)})
