@@ -169,11 +169,11 @@ def merged_runs(name, runs):
     return {**saved, **runs}
 
 
-def cpu_model():
+def cpu_model(cpuinfo="/proc/cpuinfo"):
     """The CPU's model name and its matrix units (``platform.processor()`` is
     empty on Linux): a bf16 ratio means something else with AMX than without."""
     try:
-        info = pathlib.Path("/proc/cpuinfo").read_text()
+        info = pathlib.Path(cpuinfo).read_text()
     except OSError:
         return platform.processor() or platform.machine()
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines()

@@ -112,3 +112,39 @@ def test_torch_variants_are_the_names_bf16_speedups_pairs():
         results = {name: {"s": 2.0 if bfloat16 else 3.0}
                    for name, _, bfloat16 in torch_child.variants(quick)}
         assert torch_child.bf16_speedups(results, "s") == {kind: 1.5 for kind in kinds}
+
+
+def test_cpu_model_names_the_model_and_only_the_bf16_units_it_has(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Some CPU 9000\n"
+                    "flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n\n"
+                    "processor\t: 1\nmodel name\t: Some CPU 9000\n")
+    assert common.cpu_model(info) == "Some CPU 9000 (avx512_bf16, amx_bf16)"
+    info.write_text("model name\t: Older CPU\nflags\t\t: fpu avx2\n")
+    assert common.cpu_model(info) == "Older CPU (no bf16 units)"
+    assert common.cpu_model(tmp_path / "missing")  # falls back, never raises
+
+
+def test_rcnn_table_reads_the_best_yolo_run_and_says_where_each_run_was_measured(
+        tmp_path, monkeypatch):
+    from benchmarks import rcnn_bench
+
+    def yolo_run(map_50):
+        return {"map_50": map_50, "map": map_50 / 2, "training_seconds": 1200,
+                "detect": {"batch_1": {"images_per_second": 100.0}}}
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "yolo.json").write_text(json.dumps({"runs": {
+        "yolo_digits": yolo_run(0.91), "yolo_digits_wide": yolo_run(0.95),
+        "yolo_digits_ciou": yolo_run(0.92), "ultralytics_yolov8n": {"map_50": 0.99}}}))
+    monkeypatch.setattr(rcnn_bench, "ROOT", tmp_path)
+    assert rcnn_bench.yolo_row()["name"] == "yolo_digits_wide"
+    here = {"processor": "CPU A"}
+    runs = {"faster_digits": {"map_50": 0.9, "map": 0.7, "training_seconds": 1200,
+                              "detect_images_per_second": 50.0, "machine": here},
+            "fast_digits": {"map_50": 0.8, "map": 0.6, "training_seconds": 1200,
+                            "detect_images_per_second": 40.0}}
+    text = rcnn_bench.table(runs)
+    assert "yolo: yolo_digits_wide" in text and "| 0.950 |" in text
+    assert "rcnn_digits | pending" in text
+    assert "Measured on CPU A (no machine recorded for fast_digits)" in text
