@@ -113,3 +113,55 @@ def test_export_check_scales_its_tolerance_with_the_values():
     loaded, endpoints = _endpoint_pair(boxes, np.full_like(boxes, np.nan))
     with pytest.raises(RuntimeError, match="differs"):
         check_export(loaded, endpoints, 1e-5)
+
+
+def _detections(batch, count_of_last):
+    """A batch of padded detections: boxes, classes and counts per image."""
+    boxes = np.tile(np.array([[[3.0, 17.5, 96.25, 127.0], [0.0, 0.0, 0.0, 0.0]]], np.float32),
+                    (batch, 1, 1))
+    classes = np.tile(np.array([[4, -1]], np.int32), (batch, 1))
+    counts = np.ones(batch, np.int32)
+    if count_of_last == 2:
+        boxes[-1, 1] = [40.0, 40.0, 60.0, 60.0]
+        classes[-1, 1] = 7
+        counts[-1] = 2
+    return {"boxes": boxes, "classes": classes, "count": counts}
+
+
+def _detection_pair(live, served):
+    from types import SimpleNamespace
+
+    from apps.runtime.app import Endpoint
+
+    batch = len(live["count"])
+    as_tensors = lambda outputs: {key: tf.constant(value) for key, value in outputs.items()}
+    endpoint = Endpoint("detect", lambda x: as_tensors(live), [tf.TensorSpec([None], tf.float32)],
+                        [np.zeros(batch, np.float32)])
+    return SimpleNamespace(detect=lambda x: as_tensors(served)), [endpoint]
+
+
+def test_export_check_reports_one_example_on_a_threshold_and_fails_on_more():
+    from apps.runtime.export import check_export
+
+    # One image of 8 keeps a second detection after reloading (its score on
+    # the threshold): reported, its boxes not compared, the rest must match.
+    loaded, endpoints = _detection_pair(_detections(8, 1), _detections(8, 2))
+    ties = {}
+    assert check_export(loaded, endpoints, 1e-5, ties=ties)["detect"] == 0.0
+    assert ties == {"detect": [7]}
+    # The same with the other images' boxes off by a pixel: still a failure.
+    served = _detections(8, 2)
+    served["boxes"][0] += 1.0
+    loaded, endpoints = _detection_pair(_detections(8, 1), served)
+    with pytest.raises(RuntimeError, match="differs from the Keras model by 1"):
+        check_export(loaded, endpoints, 1e-5)
+    # Two images that differ, or one of a batch too small to tell a tie from
+    # a fault, fail.
+    served = _detections(8, 2)
+    served["classes"][0, 0] = 5
+    loaded, endpoints = _detection_pair(_detections(8, 1), served)
+    with pytest.raises(RuntimeError, match="non-float output differs in 2 of 8 examples"):
+        check_export(loaded, endpoints, 1e-5)
+    loaded, endpoints = _detection_pair(_detections(2, 1), _detections(2, 2))
+    with pytest.raises(RuntimeError, match="non-float output differs in 1 of 2 examples"):
+        check_export(loaded, endpoints, 1e-5)
