@@ -40,21 +40,7 @@ def _flat_numpy(outputs):
     return [np.asarray(value) for value in tf.nest.flatten(outputs)]
 
 
-# Discrete outputs (classes, counts) come from float scores through
-# thresholds, NMS and argmax: when a score sits within rounding of a
-# threshold, two traces of one graph may put it on either side. One example
-# of a batch of at least MIN_ROWS_FOR_A_TIE may differ that way (it is
-# reported); a real export fault shows in every example and still fails.
-MIN_ROWS_FOR_A_TIE = 4
-
-
-def _rows(values):
-    """The batch size the outputs share, or None when they share none."""
-    sizes = {np.shape(value)[0] if np.ndim(value) else None for value in values}
-    return sizes.pop() if len(sizes) == 1 and None not in sizes else None
-
-
-def check_export(loaded, endpoints, tolerance=None, ties=None):
+def check_export(loaded, endpoints, tolerance=None):
     """Compare each reloaded signature with the live function; return the
     largest absolute difference per endpoint.
 
@@ -62,10 +48,7 @@ def check_export(loaded, endpoints, tolerance=None, ties=None):
     ``max(1, |live value|)``: absolute for probabilities and unit-scale
     values, relative for large ones (boxes in pixels, where float32's own
     spacing at 128 is 7.6e-6 and two traces of the same graph may differ
-    by a few of those). Integer outputs must be equal, except in one
-    example of a batch of ``MIN_ROWS_FOR_A_TIE`` or more (a score on a
-    threshold; that example's outputs are not compared further and its
-    index goes to ``ties[endpoint name]`` when a dict is given).
+    by a few of those).
     """
     tolerance = export_tolerance() if tolerance is None else tolerance
     differences = {}
@@ -76,15 +59,11 @@ def check_export(loaded, endpoints, tolerance=None, ties=None):
         if len(expected) != len(got):
             raise RuntimeError(f"export check: {endpoint.name} returned {len(got)} outputs, "
                                f"the live model {len(expected)}")
-        rows = _rows(expected)
-        count = rows or 1
-        differs = np.zeros(count, bool)
-        worst, excess = np.zeros(count), np.zeros(count)
+        worst = excess = 0.0
         for want, have in zip(expected, got):
             if want.shape != have.shape:
                 raise RuntimeError(f"export check: {endpoint.name} output shape "
                                    f"{have.shape} != live {want.shape}")
-            want, have = want.reshape(count, -1), have.reshape(count, -1)
             if want.dtype.kind in "fc":
                 want = want.astype(np.float64)
                 # NaN where the live model has NaN is agreement; anywhere
@@ -92,28 +71,20 @@ def check_export(loaded, endpoints, tolerance=None, ties=None):
                 difference = np.abs(want - have)
                 difference = np.where(np.isnan(want) & np.isnan(have), 0.0,
                                       np.nan_to_num(difference, nan=np.inf))
-                worst = np.maximum(worst, np.max(difference, axis=1, initial=0))
-                excess = np.maximum(excess, np.max(difference / np.maximum(1.0, np.abs(want)),
-                                                   axis=1, initial=0))
+                worst = max(worst, float(np.max(difference, initial=0)))
+                excess = max(excess, float(np.max(difference / np.maximum(1.0, np.abs(want)),
+                                                  initial=0)))
             elif want.dtype == np.uint8 and tolerance > TOLERANCE["float32"]:
                 # Images quantised from half-precision outputs may round either way.
                 if np.max(np.abs(want.astype(np.int16) - have), initial=0) > 1:
                     raise RuntimeError(f"export check: {endpoint.name} uint8 output differs by > 1")
-            else:
-                differs |= np.any(want != have, axis=1)
-        tied = np.flatnonzero(differs)
-        if len(tied) > (1 if count >= MIN_ROWS_FOR_A_TIE else 0):
-            raise RuntimeError(f"export check: {endpoint.name} non-float output differs in "
-                               f"{len(tied)} of {count} examples")
-        if len(tied) and ties is not None:
-            ties[endpoint.name] = [int(row) for row in tied]
-        compared = ~differs
-        largest = float(np.max(excess[compared], initial=0))
-        differences[endpoint.name] = float(np.max(worst[compared], initial=0))
-        if not largest <= tolerance:
+            elif not np.array_equal(want, have):
+                raise RuntimeError(f"export check: {endpoint.name} non-float output differs")
+        if not excess <= tolerance:
             raise RuntimeError(f"export check: {endpoint.name} differs from the Keras model by "
-                               f"{differences[endpoint.name]:.3g} ({largest:.3g} relative to "
-                               f"max(1, |value|)) > {tolerance}")
+                               f"{worst:.3g} ({excess:.3g} relative to max(1, |value|)) > "
+                               f"{tolerance}")
+        differences[endpoint.name] = worst
     return differences
 
 
@@ -137,16 +108,13 @@ def export_model(session, verbose=1):
     endpoints = session.app.export_endpoints(session.model, session.config, session.data)
     write_export(session.model, endpoints, session.run.export)
     loaded = tf.saved_model.load(str(session.run.export))
-    ties = {}
-    differences = check_export(loaded, endpoints, ties=ties)
+    differences = check_export(loaded, endpoints)
     latency = batch_one_latency_ms(loaded, endpoints[0])
     budget = session.config.max_latency_ms
     info = {
         "path": str(session.run.export),
         "signatures": [endpoint.name for endpoint in endpoints],
         "max_abs_difference": differences,
-        # Examples whose classes or counts differed (a score on a threshold).
-        "near_ties": ties,
         "latency_ms_batch1": latency,
         "max_latency_ms": budget or None,
         "latency_ok": (latency <= budget) if budget else None,
@@ -156,7 +124,4 @@ def export_model(session, verbose=1):
         print(f"export: {session.run.export} signatures {info['signatures']}, matches the Keras "
               f"model (max diff {max(differences.values()):.2g}); batch-1 latency "
               f"{latency:.2f} ms{verdict}", flush=True)
-        for name, rows in ties.items():
-            print(f"export: {name} example {rows[0]} gave other classes or counts after reloading "
-                  "(a score on a threshold); the other examples match", flush=True)
     return info
