@@ -40,6 +40,25 @@ def _flat_numpy(outputs):
     return [np.asarray(value) for value in tf.nest.flatten(outputs)]
 
 
+def _output_names(outputs):
+    """Names in ``tf.nest.flatten`` order: a dict's sorted keys, else indices."""
+    if isinstance(outputs, dict):
+        return [str(key) for key in sorted(outputs)]
+    return [str(index) for index in range(len(tf.nest.flatten(outputs)))]
+
+
+def _discrete_difference(endpoint, name, want, have):
+    """Where an integer output differs: how many elements, in how many of
+    the example's rows, and the first few values side by side."""
+    where = np.argwhere(want != have)
+    rows = len(np.unique(where[:, 0])) if want.ndim and len(where) else 1
+    first = [f"{tuple(int(i) for i in index)}: live {want[tuple(index)]}, "
+             f"reloaded {have[tuple(index)]}" for index in where[:3]]
+    return (f"export check: {endpoint.name} output {name!r} differs in {len(where)} of "
+            f"{want.size} elements ({rows} of {want.shape[0] if want.ndim else 1} examples); "
+            + "; ".join(first))
+
+
 def check_export(loaded, endpoints, tolerance=None):
     """Compare each reloaded signature with the live function; return the
     largest absolute difference per endpoint.
@@ -54,13 +73,14 @@ def check_export(loaded, endpoints, tolerance=None):
     differences = {}
     for endpoint in endpoints:
         args = [tf.constant(value) for value in endpoint.example]
-        expected = _flat_numpy(endpoint.fn(*args))
+        live = endpoint.fn(*args)
+        expected, names = _flat_numpy(live), _output_names(live)
         got = _flat_numpy(getattr(loaded, endpoint.name)(*args))
         if len(expected) != len(got):
             raise RuntimeError(f"export check: {endpoint.name} returned {len(got)} outputs, "
                                f"the live model {len(expected)}")
         worst = excess = 0.0
-        for want, have in zip(expected, got):
+        for name, want, have in zip(names, expected, got):
             if want.shape != have.shape:
                 raise RuntimeError(f"export check: {endpoint.name} output shape "
                                    f"{have.shape} != live {want.shape}")
@@ -79,7 +99,7 @@ def check_export(loaded, endpoints, tolerance=None):
                 if np.max(np.abs(want.astype(np.int16) - have), initial=0) > 1:
                     raise RuntimeError(f"export check: {endpoint.name} uint8 output differs by > 1")
             elif not np.array_equal(want, have):
-                raise RuntimeError(f"export check: {endpoint.name} non-float output differs")
+                raise RuntimeError(_discrete_difference(endpoint, name, want, have))
         if not excess <= tolerance:
             raise RuntimeError(f"export check: {endpoint.name} differs from the Keras model by "
                                f"{worst:.3g} ({excess:.3g} relative to max(1, |value|)) > "

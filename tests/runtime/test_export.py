@@ -113,3 +113,24 @@ def test_export_check_scales_its_tolerance_with_the_values():
     loaded, endpoints = _endpoint_pair(boxes, np.full_like(boxes, np.nan))
     with pytest.raises(RuntimeError, match="differs"):
         check_export(loaded, endpoints, 1e-5)
+
+
+def test_export_check_names_the_integer_output_that_differs_and_where():
+    from types import SimpleNamespace
+
+    from apps.runtime.app import Endpoint
+    from apps.runtime.export import check_export
+
+    live = {"boxes": np.zeros((3, 2, 4), np.float32),
+            "classes": np.array([[4, -1], [2, -1], [7, 1]], np.int32),
+            "count": np.array([1, 1, 2], np.int32)}
+    served = {**live, "classes": np.array([[4, -1], [3, -1], [7, 1]], np.int32)}
+    as_tensors = lambda outputs: {key: tf.constant(value) for key, value in outputs.items()}
+    endpoint = Endpoint("detect", lambda x: as_tensors(live), [tf.TensorSpec([None], tf.float32)],
+                        [np.zeros(3, np.float32)])
+    loaded = SimpleNamespace(detect=lambda x: as_tensors(served))
+    with pytest.raises(RuntimeError, match=r"detect output 'classes' differs in 1 of 6 elements "
+                                           r"\(1 of 3 examples\); \(1, 0\): live 2, reloaded 3"):
+        check_export(loaded, [endpoint], 1e-5)
+    loaded = SimpleNamespace(detect=lambda x: as_tensors(live))
+    assert check_export(loaded, [endpoint], 1e-5) == {"detect": 0.0}
