@@ -51,10 +51,17 @@ def test_run_reports_verification_identification_and_figures(trained_run):
     assert not set(data.y_train) & (set(data.y_dev) | set(data.y_test))
     assert set(data.y_dev) == set(data.y_test) and len(set(data.y_dev)) == 4
     result = metrics["verification"]
+    # The dev threshold is the one of best accuracy on balanced dev pairs, so
+    # at least as good as answering always "same" (or always "different");
+    # on test pairs the same threshold may do worse after one epoch.
+    assert 0.5 <= result["dev"]["accuracy"] <= 1.0
     for split in ("dev", "test"):
         values = result[split]
-        assert 0.5 <= values["accuracy"] <= 1.0 and 0.0 <= values["roc_auc"] <= 1.0
-        assert 0.0 <= values["eer"] <= 1.0
+        assert values["threshold"] == result["threshold"]
+        assert 0.0 <= values["roc_auc"] <= 1.0 and 0.0 <= values["eer"] <= 1.0
+        # Accuracy is what the two error rates leave on half same, half different pairs.
+        errors = (values["false_accept_rate"] + values["false_reject_rate"]) / 2
+        assert values["accuracy"] == pytest.approx(1.0 - errors, abs=1.0 / values["pairs"])
     assert metrics["identification"]["n_way"] == 4
     assert 0.0 <= metrics["identification"]["accuracy"] <= 1.0
     report = (run_dir / "report.md").read_text()
