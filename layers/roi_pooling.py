@@ -65,12 +65,17 @@ class ROIPooling(keras.layers.Layer):
 
     def _bins(self, low, high, bins, size):
         """``(batch, R, bins, size)`` membership of each cell in each bin."""
-        start = ops.floor(low * self.spatial_scale)
-        extent = ops.maximum(ops.ceil(high * self.spatial_scale) - start, 1.0)
-        index = ops.arange(bins, dtype="float32")
-        first = start[..., None] + ops.floor(index * extent[..., None] / bins)
-        last = start[..., None] + ops.ceil((index + 1.0) * extent[..., None] / bins)
-        cells = ops.arange(size, dtype="float32")
+        start = ops.cast(ops.floor(low * self.spatial_scale), "int32")
+        extent = ops.maximum(ops.cast(ops.ceil(high * self.spatial_scale), "int32") - start, 1)
+        # Whole cells in integer arithmetic: in a compiled graph TensorFlow
+        # turns a float ``x / 7`` into ``x * (1 / 7)``, and ``ceil(7 * 3 / 7)``
+        # became 4, so eager calls, ``fit`` and the SavedModel pooled
+        # different cells. Both products are >= 0, so ``//`` is the floor.
+        index = ops.arange(bins, dtype="int32")
+        first = start[..., None] + ops.floor_divide(index * extent[..., None], bins)
+        last = start[..., None] + ops.floor_divide((index + 1) * extent[..., None] + bins - 1,
+                                                   bins)
+        cells = ops.arange(size, dtype="int32")
         return ops.logical_and(cells >= first[..., None], cells < last[..., None])
 
     def call(self, inputs):
