@@ -134,3 +134,27 @@ def test_export_check_names_the_integer_output_that_differs_and_where():
         check_export(loaded, [endpoint], 1e-5)
     loaded = SimpleNamespace(detect=lambda x: as_tensors(live))
     assert check_export(loaded, [endpoint], 1e-5) == {"detect": 0.0}
+
+
+def test_export_check_compares_with_the_live_model_compiled_as_the_export_is():
+    """The reference is the live function under ``tf.function`` with the
+    endpoint's signature (what fit, evaluate and the SavedModel run), not an
+    eager call, whose kernels may round otherwise."""
+    from types import SimpleNamespace
+
+    from apps.runtime.app import Endpoint
+    from apps.runtime.export import check_export
+
+    def detect(x):
+        # 0 in an eager call, 1 when compiled: a stand-in for kernels that
+        # round differently in the two modes.
+        compiled = 0.0 if tf.executing_eagerly() else 1.0
+        return {"scores": x + compiled}
+
+    endpoint = Endpoint("detect", detect, [tf.TensorSpec([None], tf.float32)],
+                        [np.zeros(3, np.float32)])
+    compiled = SimpleNamespace(detect=lambda x: {"scores": x + 1.0})
+    assert check_export(compiled, [endpoint], 1e-5) == {"detect": 0.0}
+    eager = SimpleNamespace(detect=lambda x: {"scores": x})
+    with pytest.raises(RuntimeError, match="detect differs from the Keras model by 1"):
+        check_export(eager, [endpoint], 1e-5)
