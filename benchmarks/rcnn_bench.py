@@ -25,7 +25,7 @@ search (which runs outside the graph, one image on one core, before
 the clocks start, and is cached in ``runs/rcnn_bench_proposals`` for both
 variants that use it; its time is recorded.
 
-    python -m benchmarks rcnn                         # every run (~90 minutes)
+    python -m benchmarks rcnn                         # every run (~2 h 10 min: 4 x 20 min of training, selective search, evaluation)
     python -m benchmarks --only=faster_digits rcnn    # one run, the others kept
     python -m benchmarks --minutes=5 --only=faster_digits rcnn   # a shorter probe
     python -m benchmarks --quick rcnn                 # 60-second budgets, 600 scenes
