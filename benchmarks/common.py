@@ -10,12 +10,14 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import statistics
 import time
 
 import keras
 
 RESULTS = pathlib.Path(__file__).parent / "results"
+FAILED_RUNS = pathlib.Path(__file__).resolve().parent.parent / "runs"
 MAX_OTHER_CPU_SHARE = 0.25
 
 
@@ -198,3 +200,19 @@ def write_result(name, payload):
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=float))
     print(f"wrote {path}")
     return path
+
+
+@contextlib.contextmanager
+def kept_if_failed(run_dir, label):
+    """Around a benchmark's training in a temporary ``run_dir``: when it
+    raises, minutes of training are not thrown away with the directory, the
+    run (checkpoints, logs) is copied to ``runs/LABEL_failed`` first."""
+    try:
+        yield
+    except Exception:
+        kept = FAILED_RUNS / f"{label}_failed"
+        shutil.rmtree(kept, ignore_errors=True)
+        if pathlib.Path(run_dir).exists():
+            shutil.copytree(run_dir, kept)
+            print(f"{label}: failed; its run is kept in {kept}", flush=True)
+        raise

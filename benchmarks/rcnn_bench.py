@@ -47,8 +47,8 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (CpuShare, comparable, machine, merged_runs, selected_runs,
-                               write_result)
+from benchmarks.common import (CpuShare, comparable, kept_if_failed, machine, merged_runs,
+                               selected_runs, write_result)
 
 MINUTES = 60
 BUDGET_MINUTES = 20
@@ -130,19 +130,11 @@ def run_variant(name, variant, overrides, budget, quick, keep):
     with tempfile.TemporaryDirectory() as root:
         run_dir = pathlib.Path(root) / "run"
         with CpuShare() as share:
-            try:
+            with kept_if_failed(run_dir, f"rcnn_bench_{name}"):
                 session, metrics = training.train(
                     "rcnn", overrides, epochs=10_000, strategy="default",
                     precision_name="float32", run_dir=str(run_dir),
                     extra_callbacks=[budget_callback], verbose=0)
-            except Exception:
-                # Minutes of training are not thrown away with the temporary
-                # directory: the run (checkpoints, logs) is kept to look into.
-                kept = ROOT / "runs" / f"rcnn_bench_failed_{name}"
-                shutil.rmtree(kept, ignore_errors=True)
-                shutil.copytree(run_dir, kept)
-                print(f"rcnn {name}: failed; its run is kept in {kept}", flush=True)
-                raise
         data = session.data
         keep["data"] = data
         detection, found = metrics["detection"], metrics["proposals"]

@@ -148,3 +148,17 @@ def test_rcnn_table_reads_the_best_yolo_run_and_says_where_each_run_was_measured
     assert "yolo: yolo_digits_wide" in text and "| 0.950 |" in text
     assert "rcnn_digits | pending" in text
     assert "Measured on CPU A (no machine recorded for fast_digits)" in text
+
+
+def test_a_failed_run_is_kept_and_the_error_still_raised(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "FAILED_RUNS", tmp_path / "runs")
+    run_dir = tmp_path / "tmp" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "history.jsonl").write_text("{}\n")
+    with pytest.raises(RuntimeError, match="export check"):
+        with common.kept_if_failed(run_dir, "x_bench_a"):
+            raise RuntimeError("export check")
+    assert (tmp_path / "runs" / "x_bench_a_failed" / "history.jsonl").read_text() == "{}\n"
+    with common.kept_if_failed(run_dir, "x_bench_b"):
+        pass
+    assert not (tmp_path / "runs" / "x_bench_b_failed").exists()
