@@ -70,7 +70,7 @@ class ROIPooling(keras.layers.Layer):
         # Whole cells in integer arithmetic: in a compiled graph TensorFlow
         # turns a float ``x / 7`` into ``x * (1 / 7)``, and ``ceil(7 * 3 / 7)``
         # became 4, so eager calls, ``fit`` and the SavedModel pooled
-        # different cells. Both products are >= 0, so ``//`` is the floor.
+        # different cells. ``(a + b - 1) // b`` is ``ceil(a / b)``.
         index = ops.arange(bins, dtype="int32")
         first = start[..., None] + ops.floor_divide(index * extent[..., None], bins)
         last = start[..., None] + ops.floor_divide((index + 1) * extent[..., None] + bins - 1,

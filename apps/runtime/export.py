@@ -10,8 +10,8 @@ example batch, then measures the first signature's batch-1 latency.
 The live side is compiled as the SavedModel is (``tf.function`` with the
 endpoint's input signature), as ``fit``, ``evaluate`` and the report's
 figures are: an eager call runs other kernels, which round otherwise (under
-bfloat16 by up to 0.1 in a backbone feature, enough to reorder a
-detector's close scores), so eager against reloaded measured that, not the
+bfloat16 by up to 0.125 in a backbone feature, enough to reorder a
+detector's close scores), a difference of execution modes, not of the
 export. A layer that computes otherwise in eager and compiled code is
 caught by its own test (``tests/layers``).
 """
