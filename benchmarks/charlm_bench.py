@@ -43,7 +43,7 @@ from apps.runtime import training
 from benchmarks import torch_child
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs, selected_runs,
-                               write_result)
+                               temporary_run, write_result)
 
 MINUTES = 60
 MODEL = ["cell=lstm", "depth=2", "units=256", "embedding_dim=64", "sequence_length=100",
@@ -59,10 +59,10 @@ def train_within(overrides, budget, quick):
     if quick:
         overrides = overrides + ["limit=1600", "epoch_windows=400"]
     budget_callback = TimeBudget(budget)
-    with tempfile.TemporaryDirectory() as root, CpuShare() as share:
+    with temporary_run("charlm_bench") as run_dir, CpuShare() as share:
         session, metrics = training.train(
             "charlm", overrides, epochs=1000, strategy="default", precision_name="float32",
-            run_dir=f"{root}/run", extra_callbacks=[budget_callback], verbose=0)
+            run_dir=run_dir, extra_callbacks=[budget_callback], verbose=0)
         history = session.run.read_history()
     # Keras calls batch callbacks once per steps_per_execution steps.
     windows = (budget_callback.steps * session.config.steps_per_execution

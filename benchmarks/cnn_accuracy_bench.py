@@ -21,14 +21,14 @@ is recorded per run: a run on a busy machine is marked not comparable.
 import math
 import statistics
 import sys
-import tempfile
 import time
 
 import keras
 
 from apps.runtime import training
 from apps.runtime.errors import UsageError
-from benchmarks.common import CpuShare, comparable, merged_runs, selected_runs, write_result
+from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
+                               write_result)
 
 MINUTES = 60
 # float32: on CPUs without AMX, mixed_bfloat16 measured slower for these
@@ -125,11 +125,11 @@ def train_within(overrides, budget, epochs=1000, count_tracing=True, precision=P
     """Train ``cnn`` with ``overrides`` for ``budget`` seconds through the app's
     normal path; the measurements of the run (test accuracy, speed, size)."""
     budget_callback = TimeBudget(budget, count_tracing=count_tracing)
-    with tempfile.TemporaryDirectory() as root, CpuShare() as share:
+    with temporary_run("cnn_accuracy_bench") as run_dir, CpuShare() as share:
         start = time.perf_counter()
         session, metrics = training.train(
             "cnn", overrides + ["patience=0"], epochs=epochs, strategy="default",
-            precision_name=precision, run_dir=f"{root}/run",
+            precision_name=precision, run_dir=run_dir,
             extra_callbacks=[budget_callback], verbose=0,
         )
         wall = time.perf_counter() - start

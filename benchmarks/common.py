@@ -12,6 +12,7 @@ import pathlib
 import platform
 import shutil
 import statistics
+import tempfile
 import time
 
 import keras
@@ -216,3 +217,14 @@ def kept_if_failed(run_dir, label):
             shutil.copytree(run_dir, kept)
             print(f"{label}: failed; its run is kept in {kept}", flush=True)
         raise
+
+
+@contextlib.contextmanager
+def temporary_run(label):
+    """A run directory for one benchmark training (a path that does not exist
+    yet, in a temporary folder removed afterwards), kept by
+    :func:`kept_if_failed` as ``runs/LABEL_failed`` when the training raises."""
+    with tempfile.TemporaryDirectory() as root:
+        run_dir = f"{root}/run"
+        with kept_if_failed(run_dir, label):
+            yield run_dir

@@ -31,13 +31,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs, selected_runs,
-                               write_result)
+                               temporary_run, write_result)
 
 MINUTES = 60
 SAMPLES = RESULTS / "samples"
@@ -72,10 +71,10 @@ def _train_ours(overrides, budget, epochs, keep_as=None):
     from benchmarks.cnn_accuracy_bench import TimeBudget
 
     timer = TimeBudget(budget)
-    with tempfile.TemporaryDirectory() as root, CpuShare() as share:
+    with temporary_run("face_bench") as run_dir, CpuShare() as share:
         session, metrics = training.train(
             "face", overrides + ["patience=0"], epochs=epochs, strategy="default",
-            precision_name="float32", run_dir=f"{root}/run", extra_callbacks=[timer], verbose=0)
+            precision_name="float32", run_dir=run_dir, extra_callbacks=[timer], verbose=0)
         if keep_as:
             _keep_figures(session.run, keep_as)
     verification = metrics["verification"]

@@ -21,7 +21,6 @@ Fashion-MNIST runs use MNIST 5k when Debian's copy is missing (``make data``).
 """
 
 import shutil
-import tempfile
 import time
 
 import keras
@@ -29,7 +28,7 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.common import (
-    RESULTS, CpuShare, comparable, merged_runs, selected_runs, write_result,
+    RESULTS, CpuShare, comparable, merged_runs, selected_runs, temporary_run, write_result,
 )
 
 SAMPLES = RESULTS / "samples"
@@ -82,11 +81,11 @@ def _train(app, overrides, epochs, budget=None, keep_as=None, extra_callbacks=()
     ``benchmarks/results/samples/<keep_as>_<grid>.png`` (the README shows them).
     """
     budget_callback = TimeBudget(budget) if budget else None
-    with tempfile.TemporaryDirectory() as root:
+    with temporary_run("gan_quality_bench") as run_dir:
         start = time.perf_counter()
         session, metrics = training.train(
             app, overrides, epochs=epochs, strategy="default", precision_name="float32",
-            run_dir=f"{root}/run", verbose=0,
+            run_dir=run_dir, verbose=0,
             extra_callbacks=([budget_callback] if budget_callback else []) + list(extra_callbacks))
         wall = time.perf_counter() - start
         history = session.run.read_history()  # before the run directory goes

@@ -47,8 +47,8 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (CpuShare, comparable, kept_if_failed, machine, merged_runs,
-                               selected_runs, write_result)
+from benchmarks.common import (CpuShare, comparable, machine, merged_runs, selected_runs,
+                               temporary_run, write_result)
 
 MINUTES = 60
 BUDGET_MINUTES = 20
@@ -127,14 +127,13 @@ def run_variant(name, variant, overrides, budget, quick, keep):
         search_setup = time.perf_counter() - start
         overrides = overrides + [f"proposals_dir={PROPOSALS}"]
     budget_callback = TimeBudget(budget)
-    with tempfile.TemporaryDirectory() as root:
-        run_dir = pathlib.Path(root) / "run"
+    with temporary_run(f"rcnn_bench_{name}") as run_path:
+        run_dir = pathlib.Path(run_path)
         with CpuShare() as share:
-            with kept_if_failed(run_dir, f"rcnn_bench_{name}"):
-                session, metrics = training.train(
-                    "rcnn", overrides, epochs=10_000, strategy="default",
-                    precision_name="float32", run_dir=str(run_dir),
-                    extra_callbacks=[budget_callback], verbose=0)
+            session, metrics = training.train(
+                "rcnn", overrides, epochs=10_000, strategy="default",
+                precision_name="float32", run_dir=run_path,
+                extra_callbacks=[budget_callback], verbose=0)
         data = session.data
         keep["data"] = data
         detection, found = metrics["detection"], metrics["proposals"]

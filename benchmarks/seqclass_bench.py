@@ -15,11 +15,11 @@ dev split and initial weights).
 
 import statistics
 import sys
-import tempfile
 import time
 
 from apps.runtime import training
-from benchmarks.common import CpuShare, comparable, merged_runs, selected_runs, write_result
+from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
+                               write_result)
 
 # name: (overrides, target test accuracy)
 RUNS = {
@@ -34,11 +34,11 @@ SEEDS = (1, 2, 3)
 
 def train_once(overrides, seed, quick):
     extra = ["epochs=3"] if quick else []
-    with tempfile.TemporaryDirectory() as root, CpuShare() as share:
+    with temporary_run("seqclass_bench") as run_dir, CpuShare() as share:
         start = time.perf_counter()
         session, metrics = training.train(
             "seqclass", overrides + [f"seed={seed}"] + extra, strategy="default",
-            precision_name="float32", run_dir=f"{root}/run", verbose=0)
+            precision_name="float32", run_dir=run_dir, verbose=0)
         seconds = time.perf_counter() - start
         rows = session.run.read_history()
     return {"seed": seed, "test_accuracy": metrics["quality"]["test"]["accuracy"],

@@ -42,7 +42,7 @@ from apps.runtime import training
 from apps.runtime.config import apply_overrides
 from benchmarks.cnn_speed_bench import matmul_rate
 from benchmarks.common import (RESULTS, CpuShare, EpochTimer, comparable, fresh_session,
-                               merged_runs, selected_runs, write_result)
+                               merged_runs, selected_runs, temporary_run, write_result)
 from benchmarks.gan_quality_bench import TimeBudget
 
 SAMPLES = RESULTS / "samples"
@@ -66,11 +66,11 @@ def _train(overrides, epochs, keep_as=None, budget=None, keep_export=False,
     from apps.style.figures import read_costs
 
     callback = TimeBudget(budget) if budget else None
-    with tempfile.TemporaryDirectory() as root:
+    with temporary_run("style_bench") as run_dir:
         start = time.perf_counter()
         session, metrics = training.train(
             "style", overrides, epochs=epochs, strategy="default", precision_name=precision,
-            run_dir=f"{root}/run", verbose=0, extra_callbacks=[callback] if callback else ())
+            run_dir=run_dir, verbose=0, extra_callbacks=[callback] if callback else ())
         wall = time.perf_counter() - start
         history, costs = session.run.read_history(), read_costs(session.run.path)
         if keep_as:

@@ -47,7 +47,8 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import CpuShare, comparable, merged_runs, selected_runs, write_result
+from benchmarks.common import (CpuShare, comparable, kept_if_failed, merged_runs, selected_runs,
+                               write_result)
 
 MINUTES = 60
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ RUNS = {
 def _train(app, overrides, budget, run_dir):
     """Train ``app`` for ``budget`` seconds; (session, metrics, budget callback, share)."""
     budget_callback = TimeBudget(budget)
-    with CpuShare() as share:
+    with CpuShare() as share, kept_if_failed(run_dir, f"{app}_bench"):
         session, metrics = training.train(app, overrides, epochs=10_000, strategy="default",
                                           precision_name="float32", run_dir=str(run_dir),
                                           extra_callbacks=[budget_callback], verbose=0)

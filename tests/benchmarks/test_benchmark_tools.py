@@ -1,6 +1,7 @@
 """The measuring tools the benchmarks rely on."""
 
 import json
+import pathlib
 
 import keras
 import pytest
@@ -162,3 +163,21 @@ def test_a_failed_run_is_kept_and_the_error_still_raised(tmp_path, monkeypatch):
     with common.kept_if_failed(run_dir, "x_bench_b"):
         pass
     assert not (tmp_path / "runs" / "x_bench_b_failed").exists()
+
+
+def test_a_temporary_run_is_removed_after_success_and_kept_after_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "FAILED_RUNS", tmp_path / "runs")
+    with common.temporary_run("x_bench_ok") as run_dir:
+        assert not pathlib.Path(run_dir).exists()  # training.train creates it
+        pathlib.Path(run_dir).mkdir()
+        (pathlib.Path(run_dir) / "history.jsonl").write_text("{}\n")
+    assert not pathlib.Path(run_dir).parent.exists()
+    assert not (tmp_path / "runs" / "x_bench_ok_failed").exists()
+    with pytest.raises(FloatingPointError, match="NaN loss"):
+        with common.temporary_run("x_bench_nan") as run_dir:
+            pathlib.Path(run_dir).mkdir()
+            (pathlib.Path(run_dir) / "history.jsonl").write_text('{"loss": 1}\n')
+            raise FloatingPointError("NaN loss")
+    assert not pathlib.Path(run_dir).parent.exists()
+    kept = tmp_path / "runs" / "x_bench_nan_failed" / "history.jsonl"
+    assert kept.read_text() == '{"loss": 1}\n'
