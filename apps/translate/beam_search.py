@@ -117,25 +117,36 @@ class LengthNormalizedBeamSampler(keras_hub.samplers.Sampler):
         def body(position, sequences, cache, log_probs, finished, lengths):
             logits, _, new_cache = next(sequences, cache, position)
             logits = tf.cast(logits, tf.float32) / tf.cast(self.temperature, tf.float32)
-            token_log_probs = tf.nn.log_softmax(logits, axis=-1)
-            vocabulary = tf.shape(token_log_probs)[-1]
-            token_log_probs = tf.reshape(token_log_probs, [rows, beams, vocabulary])
-            # A finished slot proposes itself once (as "token 0"), nothing else.
-            is_first = tf.equal(tf.range(vocabulary), 0)[tf.newaxis, tf.newaxis]
+            # Within one slot every extension has the same length, so its
+            # best `beams` tokens by log-probability are its only candidates
+            # for the row's best `beams`: the ranking below runs over
+            # (rows, beams, beams) proposals, not (rows, beams, vocabulary).
+            # top_k puts the lower token first among equals, as a top_k over
+            # the whole vocabulary would.
+            vocabulary = tf.shape(logits)[-1]
+            width = tf.minimum(beams, vocabulary)
+            top_logits, top_tokens = tf.math.top_k(logits, k=width)
+            top_log_probs = top_logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+            top_log_probs = tf.reshape(top_log_probs, [rows, beams, width])
+            top_tokens = tf.reshape(top_tokens, [rows, beams, width])
+            # A finished slot proposes itself once (as its first candidate),
+            # nothing else.
+            is_first = tf.equal(tf.range(width), 0)[tf.newaxis, tf.newaxis]
             done = finished[..., tf.newaxis]
             candidates = tf.where(
                 done, tf.where(is_first, log_probs[..., tf.newaxis], -float("inf")),
-                log_probs[..., tf.newaxis] + token_log_probs)
+                log_probs[..., tf.newaxis] + top_log_probs)
             counts = tf.where(done, lengths[..., tf.newaxis], lengths[..., tf.newaxis] + 1)
             scores = normalised(candidates, counts)
-            flat = tf.reshape(scores, [rows, beams * vocabulary])
+            flat = tf.reshape(scores, [rows, beams * width])
             _, chosen = tf.math.top_k(flat, k=beams)
-            beam, token = chosen // vocabulary, chosen % vocabulary
+            beam = chosen // width
 
-            def pick(values):  # (rows, beams, vocabulary) -> (rows, beams) at `chosen`
-                return tf.gather(tf.reshape(values, [rows, beams * vocabulary]), chosen,
+            def pick(values):  # (rows, beams, width) -> (rows, beams) at `chosen`
+                return tf.gather(tf.reshape(values, [rows, beams * width]), chosen,
                                  batch_dims=1)
 
+            token = pick(top_tokens)
             was_finished = tf.gather(finished, beam, batch_dims=1)
             new_log_probs = pick(candidates)
             new_lengths = pick(tf.broadcast_to(counts, tf.shape(candidates)))

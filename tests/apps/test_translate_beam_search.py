@@ -96,6 +96,50 @@ def test_alpha_changes_the_ranking_where_it_should():
         assert until_end(ids.numpy()[0]) == expected == brute_force(table, alpha)[1], alpha
 
 
+def full_vocabulary_beam_search(table, beams, alpha, first, end):
+    """The search as the curriculum states it, in numpy: every alive slot
+    proposes all ``V`` extensions, a finished one itself; the best ``beams``
+    by ``sum log P / T^alpha`` go on. ``[(score, tokens)]``, best first."""
+    length, vocabulary = table.shape[0], table.shape[-1]
+    slots = [(0.0, [], False)]
+    for position in range(INDEX, length):
+        proposals = []
+        for total, tokens, done in slots:
+            if done:
+                proposals.append((total, tokens, True))
+                continue
+            row = log_softmax(table[position, tokens[-1] if tokens else first])
+            proposals += [(total + row[t], tokens + [t], t == end) for t in range(vocabulary)]
+        proposals.sort(key=lambda p: -p[0] / max(len(p[1]), 1) ** alpha)
+        slots = proposals[:beams]
+        if all(done for _, _, done in slots):
+            break
+    return [(total / max(len(tokens), 1) ** alpha, tokens) for total, tokens, _ in slots]
+
+
+@pytest.mark.parametrize("beams", [2, 5])
+def test_every_beam_equals_a_search_over_the_whole_vocabulary(beams):
+    # The sampler ranks only each slot's best `beams` tokens; with 40 tokens
+    # and 6 steps that prunes, and must lose nothing.
+    vocabulary, length, end = 40, 7, 39
+    for seed in range(4):
+        table = np.random.default_rng(seed).normal(0.0, 2.0, (length, vocabulary, vocabulary))
+        table[:, :, end] -= 2.0
+        table = table.astype("float32")
+        prompt = tf.zeros([1, length], tf.int32)
+        for alpha in (0.0, 0.7):
+            sampler = LengthNormalizedBeamSampler(num_beams=beams, alpha=alpha,
+                                                  return_all_beams=True)
+            ids, scores = sampler(toy_next(table), prompt, index=INDEX, stop_token_ids=[end])
+            expected = full_vocabulary_beam_search(table, beams, alpha, first=0, end=end)
+            for row, score, (want_score, want_tokens) in zip(ids.numpy()[0], scores.numpy()[0],
+                                                             expected):
+                found = [int(t) for t in row[INDEX:]]
+                found = found[:found.index(end) + 1] if end in found else found
+                assert found == want_tokens, (seed, alpha)
+                assert score == pytest.approx(want_score, abs=1e-4)
+
+
 def test_one_beam_is_keras_hubs_greedy_search():
     greedy = keras_hub.samplers.GreedySampler()
     for seed in range(10):
