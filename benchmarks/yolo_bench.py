@@ -47,7 +47,7 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (CpuShare, comparable, kept_if_failed, merged_runs, selected_runs,
+from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
                                write_result)
 
 MINUTES = 60
@@ -82,7 +82,7 @@ RUNS = {
 def _train(app, overrides, budget, run_dir):
     """Train ``app`` for ``budget`` seconds; (session, metrics, budget callback, share)."""
     budget_callback = TimeBudget(budget)
-    with CpuShare() as share, kept_if_failed(run_dir, f"{app}_bench"):
+    with CpuShare() as share:
         session, metrics = training.train(app, overrides, epochs=10_000, strategy="default",
                                           precision_name="float32", run_dir=str(run_dir),
                                           extra_callbacks=[budget_callback], verbose=0)
@@ -111,8 +111,8 @@ def detect_throughput(export_dir, images, repeats=7):
 
 
 def run_yolo(run_name, overrides, budget, quick, keep):
-    with tempfile.TemporaryDirectory() as root:
-        run_dir = pathlib.Path(root) / "run"
+    with temporary_run(f"yolo_bench_{run_name}") as run_path:
+        run_dir = pathlib.Path(run_path)
         session, metrics, budget_callback, share = _train("yolo", overrides, budget, run_dir)
         detection = metrics["detection"]
         speed = detect_throughput(run_dir / "export", session.data.x_test)
@@ -197,12 +197,11 @@ def scenes_of(overrides):
 
 
 def run_localize(overrides, budget, quick):
-    with tempfile.TemporaryDirectory() as root:
-        session, metrics, budget_callback, share = _train("localize", overrides, budget,
-                                                          pathlib.Path(root) / "run")
+    with temporary_run("localize_bench") as run_dir:
+        session, metrics, budget_callback, share = _train("localize", overrides, budget, run_dir)
         if not quick:
             SAMPLES.mkdir(parents=True, exist_ok=True)
-            shutil.copy(pathlib.Path(root) / "run" / "localized.png",
+            shutil.copy(pathlib.Path(run_dir) / "localized.png",
                         SAMPLES / "localize_digits_localized.png")
     return {"overrides": overrides, **metrics["localization"],
             "training_seconds": budget_callback.elapsed, "steps": budget_callback.steps,
