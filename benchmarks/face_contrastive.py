@@ -6,18 +6,27 @@ for the same backbone, data and evaluator as ours.
 The method, as that example has it: for every training image one pair with
 an image of the same class (label 1) and one with an image of another class
 (label 0), made once; two towers sharing one embedding network; the
-Euclidean distance of the two embeddings, batch-normalised, into one sigmoid
-unit; the loss
+Euclidean distance ``d`` of the two embeddings; RMSprop; the contrastive
+loss with margin 1.
 
-    L = mean((1 - y) * s^2 + y * max(margin - s, 0)^2),   margin = 1,
+Where we depart from the example: the loss is Hadsell, Chopra and LeCun's
+(2006) on the distance itself,
 
-on that sigmoid output ``s`` (so ``s`` is pushed to 1 for same pairs and to
-0 for different ones), RMSprop. What differs from the example: the
-embedding network is ours (the same ``cnn`` backbone, pooling and dense
-layer, without the unit norm), the distance is a layer instead of a
-``Lambda``, and batches hold 48 pairs (96 images, our batch) instead of 16.
-Verification scores a pair by ``1 - s``; identification ranks gallery
-images by the embedding distance.
+    L = mean(y * d^2 + (1 - y) * max(margin - d, 0)^2),
+
+where the example puts a batch normalisation and a one-unit sigmoid dense
+layer after ``d`` and applies the loss to that output ``s``. With our
+backbone that head learned nothing: after 400 steps on MNIST 5k the
+training pairs' ROC AUC from ``s`` was 0.47 (loss 0.269 -> 0.259), and 0.49
+with the example's own embedding head (batch norm, tanh dense) as well; 15
+minutes of it ended at chance (test AUC 0.49). The dense unit's weight
+stayed positive (0.50 after the 400 steps), so "same" meant "far", and the towers never left that
+saddle. The loss on ``d`` reached training AUC 0.95 and test 0.85 in the
+same 400 steps. The rest as ours: the embedding network is the same ``cnn``
+backbone, pooling and dense layer (without the unit norm), batches hold 48
+pairs (96 images, our batch) instead of 16, pairs are scored by ``d``, and
+the weights kept are those of the epoch with the best dev ROC AUC, as the
+benchmark keeps ours (:func:`best_dev_epoch`).
 """
 
 import keras
@@ -25,6 +34,7 @@ import numpy as np
 
 from apps.cnn.models import build_backbone
 from apps.face import verification
+from apps.face.monitor import VerificationMonitor
 
 
 class EuclideanDistance(keras.layers.Layer):
@@ -39,16 +49,22 @@ class EuclideanDistance(keras.layers.Layer):
 
 
 def contrastive_loss(margin=1.0):
-    def loss(y_true, y_pred):
-        y_true = keras.ops.cast(y_true, y_pred.dtype)
-        return keras.ops.mean((1 - y_true) * keras.ops.square(y_pred)
-                              + y_true * keras.ops.square(keras.ops.maximum(margin - y_pred, 0)))
+    """Hadsell et al.'s loss on distances, ``y`` 1 for a pair of one identity."""
+
+    def loss(y_true, distance):
+        # (batch,) labels against (batch, 1) distances must not broadcast.
+        y_true = keras.ops.reshape(keras.ops.cast(y_true, distance.dtype),
+                                   keras.ops.shape(distance))
+        return keras.ops.mean(
+            y_true * keras.ops.square(distance)
+            + (1 - y_true) * keras.ops.square(keras.ops.maximum(margin - distance, 0)))
 
     return loss
 
 
-def build_siamese(config, input_shape):
-    """``(tower, siamese)``: the embedding network and the two-input model."""
+def build_siamese(config, input_shape, margin=1.0):
+    """``(tower, siamese)``: the embedding network and the two-input model
+    whose output is the pair's Euclidean distance."""
     preprocessing = [keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale")]
     backbone = build_backbone(config.backbone, input_shape, width=config.width,
                               preprocessing=preprocessing)
@@ -57,13 +73,34 @@ def build_siamese(config, input_shape):
     tower = keras.Model(backbone.input, x, name="tower")
     first = keras.Input(input_shape, name="first")
     second = keras.Input(input_shape, name="second")
-    distance = EuclideanDistance(name="distance")(tower(first), tower(second))
-    normal = keras.layers.BatchNormalization(name="distance_norm")(distance)
-    output = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="same")(normal)
-    siamese = keras.Model([first, second], output, name="siamese")
+    distance = EuclideanDistance(name="distance", dtype="float32")(tower(first), tower(second))
+    siamese = keras.Model([first, second], distance, name="siamese")
     siamese.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate),
-                    loss=contrastive_loss(1.0), metrics=["accuracy"])
+                    loss=contrastive_loss(margin))
     return tower, siamese
+
+
+class _TowerMonitor(VerificationMonitor):
+    """The app's dev verification monitor, on the tower while ``fit`` trains
+    the two-input model."""
+
+    def __init__(self, tower, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._tower = tower
+
+    def set_model(self, model):
+        super().set_model(self._tower)
+
+
+def best_dev_epoch(tower, data, config):
+    """Callbacks that log the tower's dev ``val_roc_auc`` each epoch (the
+    app's monitor and pairs) and, when training ends, restore the weights
+    of the best epoch: what ``patience`` does for ours."""
+    monitor = _TowerMonitor(tower, data.x_dev, data.y_dev, "l2",
+                            pairs=config.verification_pairs, seed=config.seed)
+    best = keras.callbacks.EarlyStopping(monitor="val_roc_auc", mode="max", patience=10**9,
+                                         restore_best_weights=True)
+    return [monitor, best]
 
 
 def make_pairs(labels, seed):
@@ -102,8 +139,8 @@ def evaluate(tower, siamese, data, config):
     for split, (x, y, offset) in splits.items():
         first, second, same = verification.make_pairs(y, config.verification_pairs,
                                                       config.seed + offset)
-        similarity = siamese.predict([x[first], x[second]], batch_size=256, verbose=0)[:, 0]
-        scored[split] = (1.0 - similarity.astype(np.float64), same)
+        distance = siamese.predict([x[first], x[second]], batch_size=256, verbose=0)[:, 0]
+        scored[split] = (distance.astype(np.float64), same)
     threshold, _ = verification.calibrate_threshold(*scored["dev"])
     for split, (distances, same) in scored.items():
         results[split] = verification.verification(distances, same, threshold)
