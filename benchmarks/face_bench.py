@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 
-from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs, selected_runs,
-                               temporary_run, write_result)
+from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable, merged_runs,
+                               selected_runs, temporary_run, write_result)
 
 MINUTES = 60
 SAMPLES = RESULTS / "samples"
@@ -51,10 +51,9 @@ RUNS = {
     "fashion_mnist_contrastive": ("peer", ["dataset=fashion_mnist"], 15 * MINUTES),
     "loss_speed": ("loss", [], 0),
 }
-# Both keep the weights of the epoch with the best dev ROC AUC: a patience no
-# budget exhausts restores them when the budget stops training (the peer:
-# face_contrastive.best_dev_epoch, the same monitor and pairs).
-KEEP_BEST_DEV_EPOCH = "patience=1000000"
+# Both keep the weights of the epoch with the best dev ROC AUC
+# (common.KEEP_BEST_DEV_EPOCH; the peer: face_contrastive.best_dev_epoch,
+# the same monitor and pairs).
 TARGETS = {"mnist5k_triplet": {"accuracy": 0.97, "roc_auc": 0.99}}
 LOSS_SIZE, LOSS_DIM, LOSS_IDENTITIES = 1024, 128, 64
 

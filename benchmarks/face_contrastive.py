@@ -35,6 +35,7 @@ import numpy as np
 from apps.cnn.models import build_backbone
 from apps.face import verification
 from apps.face.monitor import VerificationMonitor
+from benchmarks.common import NEVER_PATIENT
 
 
 class EuclideanDistance(keras.layers.Layer):
@@ -98,7 +99,7 @@ def best_dev_epoch(tower, data, config):
     of the best epoch: what ``patience`` does for ours."""
     monitor = _TowerMonitor(tower, data.x_dev, data.y_dev, "l2",
                             pairs=config.verification_pairs, seed=config.seed)
-    best = keras.callbacks.EarlyStopping(monitor="val_roc_auc", mode="max", patience=10**9,
+    best = keras.callbacks.EarlyStopping(monitor="val_roc_auc", mode="max", patience=NEVER_PATIENT,
                                          restore_best_weights=True)
     return [monitor, best]
 
