@@ -42,15 +42,15 @@ from apps.charlm.model import build_language_model, compile_language_model
 from apps.runtime import training
 from benchmarks import torch_child
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs, selected_runs,
-                               temporary_run, write_result)
+from benchmarks.common import (RESULTS, CpuShare, comparable, machine, merged_runs,
+                               selected_runs, temporary_run, write_result)
 
 MINUTES = 60
 MODEL = ["cell=lstm", "depth=2", "units=256", "embedding_dim=64", "sequence_length=100",
          "batch_size=128", "learning_rate=0.002", "steps_per_execution=8",
          "epoch_windows=8000", "patience=0"]
 TARGET_NATS = 1.6
-RUNS = ("shakespeare", "cells", "pytorch", "profile")
+RUNS = ("shakespeare", "cells", "pytorch", "profile", "variants")
 SPEED = {"batch": 128, "length": 100, "units": 256, "depth": 2, "embedding_dim": 64}
 
 
@@ -180,7 +180,7 @@ def pytorch(quick):
     result = {"ours_characters_per_second": ours, "pytorch_characters_per_second": theirs,
               "ratio_ours_over_pytorch": ratio, "target_ratio": 1.0, "reached": ratio >= 1.0,
               "settings": SPEED, "other_cpu_share": share.other,
-              "comparable": comparable(share.other)}
+              "comparable": comparable(share.other), "machine": machine()}
     print(f"charlm speed: ours {statistics.median(ours):.0f} chars/s, PyTorch nn.LSTM "
           f"{statistics.median(theirs):.0f} chars/s; ours/PyTorch {ratio:.2f} (target >= 1.0: "
           f"{'met' if ratio >= 1.0 else 'NOT met'}); other processes used {share.other:.0%}",
@@ -207,8 +207,28 @@ def profile(quick):
           f"{1000 * everything / steps:.0f} ms of kernel time summed over threads")
     for op, seconds in totals.most_common(14):
         print(f"  {op:28s} {seconds / everything:6.1%}  {1000 * seconds / steps:8.2f} ms/step")
-    return {"ms_per_step": 1000 * wall / steps,
+    return {"ms_per_step": 1000 * wall / steps, "machine": machine(),
             "kernel_ms_per_step": {op: 1000 * s / steps for op, s in totals.most_common(30)}}
+
+
+def variants(quick):
+    from benchmarks import charlm_lstm_variants
+
+    with CpuShare() as share:
+        result = charlm_lstm_variants.measure(quick)
+    times = result["ms_per_step"]
+    sizes = result["sizes"]
+    print(f"charlm LSTM stack ({sizes['depth']} x {sizes['units']}, batch {sizes['batch']} x "
+          f"{sizes['length']} steps, forward + backward, float32), median ms per step:")
+    for name, ms in times.items():
+        agreement = result["agreement_with_keras"].get(name)
+        checked = (f"  (gradients within {agreement['gradient_relative_to_largest']:.1e} of "
+                   "Keras's)" if agreement else "")
+        print(f"  {name:26s} {ms:7.1f} ms  {times['keras'] / ms:5.2f}x Keras's speed{checked}",
+              flush=True)
+    print(f"  (other processes used {share.other:.0%} of the CPU)", flush=True)
+    return {**result, "machine": machine(), "other_cpu_share": share.other,
+            "comparable": comparable(share.other)}
 
 
 def main(argv):

@@ -7,7 +7,8 @@ LSTM bias), Adam and cross-entropy over every position: the train step of
 ``model.fit`` on the same batch, sequence length and units, float32, eager.
 Needs the ``bench`` extra (torch 2.13.0 CPU); run in a child process through
 ``benchmarks.torch_child`` (in one process with TensorFlow, PyTorch's thread
-pools fight TensorFlow's).
+pools fight TensorFlow's). With ``"measure": "lstm_stack"`` in the settings
+it times the ``nn.LSTM`` stack alone instead (``charlm_lstm_variants``).
 """
 
 import statistics
@@ -63,9 +64,38 @@ def characters_per_second(settings, compiled, bfloat16, seed=0):
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
+def lstm_stack_seconds(settings, compiled, bfloat16, seed=0):
+    """Median seconds of forward and backward of ``mean(h ** 2)`` through the
+    ``nn.LSTM`` stack alone (``charlm_lstm_variants``' step), float32, eager."""
+    if compiled or bfloat16:
+        raise ValueError("the LSTM stack is timed eager, in float32")
+    torch.manual_seed(seed)
+    lstm = nn.LSTM(settings["inputs"], settings["units"], num_layers=settings["depth"],
+                   batch_first=True)
+    inputs = torch.randn(settings["batch"], settings["length"], settings["inputs"])
+
+    def step():
+        lstm.zero_grad(set_to_none=True)
+        outputs, _ = lstm(inputs)
+        outputs.square().mean().backward()
+
+    for _ in range(settings["warmup"]):
+        step()
+    seconds = []
+    for _ in range(settings["repeats"]):
+        start = time.perf_counter()
+        step()
+        step()
+        seconds.append((time.perf_counter() - start) / 2)
+    return {"seconds_per_step": statistics.median(seconds), "seconds": seconds}
+
+
+MEASURES = {"train_step": characters_per_second, "lstm_stack": lstm_stack_seconds}
+
 if __name__ == "__main__":  # Run by charlm_bench through benchmarks.torch_child.
+    import json
     import sys
 
     from benchmarks import torch_child
 
-    torch_child.serve(sys.argv[1:], characters_per_second)
+    torch_child.serve(sys.argv[1:], MEASURES[json.loads(sys.argv[1]).get("measure", "train_step")])
