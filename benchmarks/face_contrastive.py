@@ -32,6 +32,7 @@ benchmark keeps ours (:func:`best_dev_epoch`).
 import keras
 import numpy as np
 
+from apps.cnn import augmentation_layers
 from apps.cnn.models import build_backbone
 from apps.face import verification
 from apps.face.monitor import VerificationMonitor
@@ -66,7 +67,9 @@ def contrastive_loss(margin=1.0):
 def build_siamese(config, input_shape, margin=1.0):
     """``(tower, siamese)``: the embedding network and the two-input model
     whose output is the pair's Euclidean distance."""
-    preprocessing = [keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale")]
+    # The same augmentation as ours, each image of a pair its own draw.
+    preprocessing = [*augmentation_layers(config.augmentation(), input_shape[-1]),
+                     keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale")]
     backbone = build_backbone(config.backbone, input_shape, width=config.width,
                               preprocessing=preprocessing)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone.output)

@@ -19,7 +19,7 @@ from losses import TripletLoss
 
 def build_embedding_model(config, input_shape):
     """uint8-range images ``(batch, *input_shape)`` -> unit vectors ``(batch, embedding_dim)``."""
-    preprocessing = augmentation_layers(config, input_shape[-1])
+    preprocessing = augmentation_layers(config.augmentation(), input_shape[-1])
     preprocessing.append(keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale"))
     backbone = build_backbone(config.backbone, input_shape, width=config.width,
                               preprocessing=preprocessing)

@@ -219,6 +219,34 @@ def test_batch_size_follows_identities_and_examples():
     assert apply_overrides(config, ["epochs=2"]).batch_size == 20
 
 
+def _augmentation_names(model):
+    return [layer.name for layer in model.layers if layer.name.startswith("random_")]
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    # Digits: mirrored copies are identities of their own, so no flips.
+    (["dataset=mnist5k"], ["random_rotation", "random_zoom"]),
+    (["dataset=mnist5k", "extra_identities=rotations"],
+     ["random_flip", "random_rotation", "random_zoom"]),
+    (["dataset=fashion_mnist"], ["random_flip", "random_rotation", "random_zoom"]),
+    (["dataset=mnist5k", "augment=off"], []),
+])
+def test_training_augments_every_set_without_flipping_mirrored_identities(overrides, expected):
+    config = apply_overrides(FaceConfig(), overrides + ["width=0.0625", "embedding_dim=8"])
+    assert _augmentation_names(build_embedding_model(config, (28, 28, 1))) == expected
+
+
+def test_the_contrastive_peer_augments_as_ours():
+    from benchmarks import face_contrastive
+
+    config = apply_overrides(FaceConfig(), ["width=0.0625", "embedding_dim=8"])
+    tower, _ = face_contrastive.build_siamese(config, (28, 28, 1))
+    ours = build_embedding_model(config, (28, 28, 1))
+    assert _augmentation_names(tower) == _augmentation_names(ours) != []
+    for name in _augmentation_names(ours):
+        assert tower.get_layer(name).get_config() == ours.get_layer(name).get_config()
+
+
 def test_too_many_identities_per_batch_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="identities_per_batch=8 .* 6 training identities"):
         training.start("face", TINY + ["identities_per_batch=8", "extra_identities=none"],
@@ -271,9 +299,10 @@ def test_identity_batches_are_a_function_of_seed_and_epoch():
 def test_first_step_is_the_same_on_one_and_two_replicas(tmp_path):
     """The runtime's P x K pipeline under MirroredStrategy (one block per
     replica) and one replica on the same global batch take the same step.
-    LeNet-5: no batch norm, whose statistics are per replica."""
+    LeNet-5: no batch norm, whose statistics are per replica; no
+    augmentation, whose random draws are per replica."""
     overrides = TINY + ["backbone=lenet5", "width=0.5", "optimizer=minibatch_gd",
-                        "learning_rate=0.5", "margin=0.5"]
+                        "learning_rate=0.5", "margin=0.5", "augment=off"]
     mirrored = training.start("face", overrides, epochs=1, strategy="mirrored",
                               precision_name="float32", run_dir=tmp_path / "two", verbose=0)
     assert mirrored.replicas == 2 and mirrored.batch_size() == (12, 24)
