@@ -43,7 +43,8 @@ MINUTES = 60
 SAMPLES = RESULTS / "samples"
 QUICK_BUDGET_SECONDS = 20
 # Both methods train with the app's defaults (P x K = 12 x 8, semi-hard
-# mining, the training classes turned and mirrored as more identities).
+# mining, the training classes turned and mirrored as more identities, the
+# images randomly turned and zoomed).
 RUNS = {
     "mnist5k_triplet": ("ours", ["dataset=mnist5k"], 15 * MINUTES),
     "mnist5k_contrastive": ("peer", ["dataset=mnist5k"], 15 * MINUTES),

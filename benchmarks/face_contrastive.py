@@ -23,7 +23,8 @@ minutes of it ended at chance (test AUC 0.49). The dense unit's weight
 stayed positive (0.50 after the 400 steps), so "same" meant "far", and the towers never left that
 saddle. The loss on ``d`` reached training AUC 0.95 and test 0.85 in the
 same 400 steps. The rest as ours: the embedding network is the same ``cnn``
-backbone, pooling and dense layer (without the unit norm), batches hold 48
+backbone, pooling and dense layer (without the unit norm) after the same
+augmentation layers (``FaceConfig.augmentation``), batches hold 48
 pairs (96 images, our batch) instead of 16, pairs are scored by ``d``, and
 the weights kept are those of the epoch with the best dev ROC AUC, as the
 benchmark keeps ours (:func:`best_dev_epoch`).

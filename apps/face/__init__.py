@@ -93,7 +93,7 @@ class FaceConfig(BaseConfig):
     # layers, in training only). "auto": on for every set, the digit sets
     # too (unlike the cnn app): with a few dozen training identities the
     # embedding overfits them, and augmenting raised unseen-digit ROC AUC
-    # from 0.92 to 0.95 (benchmarks/README.md).
+    # from 0.92 to 0.93-0.95 (README.md, "What face reached").
     augment: typing.Literal["auto", "on", "off"] = "auto"
     # Horizontal flips; never where mirrored copies are identities of their
     # own (extra_identities=rotations_flips): see augmentation().
