@@ -20,13 +20,13 @@ sizes runs the same step in a child process (``charlm_torch_lstm``).
 """
 
 import statistics
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from benchmarks import torch_child
+from benchmarks.common import interleaved_rounds, median_time
 
 SIZES = {"batch": 128, "length": 100, "inputs": 64, "units": 256, "depth": 2}
 
@@ -133,29 +133,24 @@ def measure(quick):
         (sizes["batch"], sizes["length"], sizes["inputs"])).astype("float32"))
     reference_step, weights = _stack_step(VARIANTS["keras"], inputs, sizes)
     reference = reference_step()
-    steps, agreement = {}, {}
+    steps, agreement = {"keras": reference_step}, {}
     for name, make in VARIANTS.items():
-        steps[name], _ = _stack_step(make, inputs, sizes, weights)
+        if name != "keras":
+            steps[name], _ = _stack_step(make, inputs, sizes, weights)
         loss, gradient = _largest_difference(reference, steps[name]())
         agreement[name] = {"loss_relative": loss, "gradient_relative_to_largest": gradient}
-    seconds = {name: [] for name in steps}
-    torch_seconds = []
     settings = {**sizes, "measure": "lstm_stack", "warmup": 1, "repeats": 2 if quick else 3,
                 "variants": [["eager float32", False, False]]}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            step()
-            start = time.perf_counter()
-            step()
-            step()
-            seconds[name].append((time.perf_counter() - start) / 2)
+
+    def seconds_per_step(name, step):
+        if step is not None:
+            return median_time(step, repeats=2, warmup=1)
         child = torch_child.run("benchmarks.charlm_torch_lstm", settings, "PyTorch LSTM stack")
-        if child and "seconds_per_step" in child.get("eager float32", {}):
-            torch_seconds.append(child["eager float32"]["seconds_per_step"])
+        return (child or {}).get("eager float32", {}).get("seconds_per_step")
+
+    seconds = interleaved_rounds({**steps, "torch nn.LSTM": None}, rounds, seconds_per_step)
+    seconds = {name: v for name, v in seconds.items() if None not in v}  # torch not installed
     result = {"sizes": sizes, "agreement_with_keras": agreement,
               "ms_per_step": {name: 1000 * statistics.median(v) for name, v in seconds.items()},
               "rounds_ms": {name: [1000 * s for s in v] for name, v in seconds.items()}}
-    if torch_seconds:
-        result["ms_per_step"]["torch nn.LSTM"] = 1000 * statistics.median(torch_seconds)
-        result["rounds_ms"]["torch nn.LSTM"] = [1000 * s for s in torch_seconds]
     return result
