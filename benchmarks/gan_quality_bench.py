@@ -37,8 +37,10 @@ QUICK = ["dataset=digits", "limit=300", "latent_dim=8", "quality_samples=100",
          "classifier_epochs=1"]
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training before an epoch that would end past ``seconds``.
+class EpochBudget(keras.callbacks.Callback):
+    """Stop training before an epoch that would end past ``seconds``, at a
+    constant learning rate (``cnn_accuracy_bench.TimeBudget`` instead anneals
+    the rate over the budget and stops mid-epoch).
 
     An epoch is expected to take as long as the longest so far; ``elapsed``
     is the training time used (``fit`` from its first to its last epoch).
@@ -80,7 +82,7 @@ def _train(app, overrides, epochs, budget=None, keep_as=None, extra_callbacks=()
     With ``keep_as``, the run's final image grids (``*.png``) are copied to
     ``benchmarks/results/samples/<keep_as>_<grid>.png`` (the README shows them).
     """
-    budget_callback = TimeBudget(budget) if budget else None
+    budget_callback = EpochBudget(budget) if budget else None
     with temporary_run("gan_quality_bench") as run_dir:
         start = time.perf_counter()
         session, metrics = training.train(

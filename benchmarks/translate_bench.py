@@ -44,7 +44,7 @@ import tensorflow as tf
 from apps.runtime import safe_load, training
 from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable, kept_if_failed,
                                merged_runs, selected_runs, write_result)
-from benchmarks.gan_quality_bench import TimeBudget
+from benchmarks.gan_quality_bench import EpochBudget
 
 SAMPLES = RESULTS / "samples"
 RUNS = ("dates", "numbers", "catalogs", "decoding", "attention_numbers",
@@ -72,7 +72,7 @@ _KEPT = {}
 def train(corpus, settings, extra=(), keep_as=None, keep_model=False):
     """Train one corpus for its budget: a summary of the run's figures."""
     overrides = [f"corpus={corpus}", KEEP_BEST_DEV_EPOCH, *settings["overrides"][corpus], *extra]
-    budget = TimeBudget(settings["budget"][corpus])
+    budget = EpochBudget(settings["budget"][corpus])
     root = pathlib.Path(tempfile.mkdtemp(prefix="translate_bench_"))
     try:
         with CpuShare() as share, kept_if_failed(root / "run", f"translate_bench_{corpus}"):
