@@ -42,7 +42,7 @@ from apps.charlm.model import build_language_model, compile_language_model
 from apps.runtime import training
 from benchmarks import torch_child
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (RESULTS, CpuShare, comparable, machine, merged_runs,
+from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs,
                                selected_runs, temporary_run, write_result)
 
 MINUTES = 60
@@ -180,7 +180,7 @@ def pytorch(quick):
     result = {"ours_characters_per_second": ours, "pytorch_characters_per_second": theirs,
               "ratio_ours_over_pytorch": ratio, "target_ratio": 1.0, "reached": ratio >= 1.0,
               "settings": SPEED, "other_cpu_share": share.other,
-              "comparable": comparable(share.other), "machine": machine()}
+              "comparable": comparable(share.other)}
     print(f"charlm speed: ours {statistics.median(ours):.0f} chars/s, PyTorch nn.LSTM "
           f"{statistics.median(theirs):.0f} chars/s; ours/PyTorch {ratio:.2f} (target >= 1.0: "
           f"{'met' if ratio >= 1.0 else 'NOT met'}); other processes used {share.other:.0%}",
@@ -207,7 +207,7 @@ def profile(quick):
           f"{1000 * everything / steps:.0f} ms of kernel time summed over threads")
     for op, seconds in totals.most_common(14):
         print(f"  {op:28s} {seconds / everything:6.1%}  {1000 * seconds / steps:8.2f} ms/step")
-    return {"ms_per_step": 1000 * wall / steps, "machine": machine(),
+    return {"ms_per_step": 1000 * wall / steps,
             "kernel_ms_per_step": {op: 1000 * s / steps for op, s in totals.most_common(30)}}
 
 
@@ -227,7 +227,7 @@ def variants(quick):
         print(f"  {name:26s} {ms:7.1f} ms  {times['keras'] / ms:5.2f}x Keras's speed{checked}",
               flush=True)
     print(f"  (other processes used {share.other:.0%} of the CPU)", flush=True)
-    return {**result, "machine": machine(), "other_cpu_share": share.other,
+    return {**result, "other_cpu_share": share.other,
             "comparable": comparable(share.other)}
 
 

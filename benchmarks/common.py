@@ -172,11 +172,17 @@ def selected_runs(argv, runs):
 def merged_runs(name, runs):
     """``runs`` on top of the runs already saved in ``results/<name>.json``.
 
-    A ``--only`` invocation re-measures some runs and keeps the others.
+    A ``--only`` invocation re-measures some runs and keeps the others, so a
+    file can hold runs measured on different machines: each run measured now
+    (a dict) is stamped with this one (:func:`machine`) unless it carries a
+    stamp of its own, and the saved runs keep theirs.
     """
     path = RESULTS / f"{name}.json"
     saved = json.loads(path.read_text()).get("runs", {}) if path.exists() else {}
-    return {**saved, **runs}
+    here = machine()
+    stamped = {key: {"machine": here, **run} if isinstance(run, dict) else run
+               for key, run in runs.items()}
+    return {**saved, **stamped}
 
 
 def cpu_model(cpuinfo="/proc/cpuinfo"):
@@ -195,8 +201,8 @@ def cpu_model(cpuinfo="/proc/cpuinfo"):
 
 
 def machine():
-    """Where a result was measured; runs merged from earlier invocations keep
-    their own copy of this when the benchmark stamps them."""
+    """Where a result was measured: every run carries it (:func:`merged_runs`
+    stamps them), and so does each results file as a whole."""
     return {"cpus": os.cpu_count(), "processor": cpu_model(),
             "python": platform.python_version(), "keras": keras.__version__}
 

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable, machine,
+from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable,
                                merged_runs, selected_runs, temporary_run, write_result)
 
 MINUTES = 60
@@ -129,7 +129,7 @@ def quality_run(name, kind, overrides, budget, quick):
     train = _train_ours if kind == "ours" else _train_peer
     result = train(overrides, budget, epochs, keep_as=None if quick else name)
     result.update(kind=kind, overrides=overrides, budget_seconds=budget,
-                  comparable=comparable(result["other_cpu_share"]), machine=machine())
+                  comparable=comparable(result["other_cpu_share"]))
     test, ident = result["test"], result["identification"]
     verdict = ""
     if name in TARGETS and not quick:
@@ -261,7 +261,6 @@ def loss_speed(quick):
         "reached": ratio <= 1.0, "loss_difference": loss_gap,
         "max_gradient_difference": gradient_gap, "memory": memory,
         "other_cpu_share": share.other, "comparable": comparable(share.other),
-        "machine": machine(),
     }
     print(f"face loss_speed: TripletLoss semi-hard forward + backward on {LOSS_SIZE} x "
           f"{LOSS_DIM}: {medians['ours'] * 1000:.1f} ms, plain dense reference "

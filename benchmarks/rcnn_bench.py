@@ -47,7 +47,7 @@ import numpy as np
 
 from apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (CpuShare, comparable, machine, merged_runs, selected_runs,
+from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs,
                                temporary_run, write_result)
 
 MINUTES = 60
@@ -285,7 +285,6 @@ def main(argv):
         if share is not None:
             print(f"  other processes used {share:.0%} of the CPU"
                   + ("" if comparable(share) else " -- busy machine, not comparable"), flush=True)
-        result["machine"] = machine()
         results[run_name] = result
         runs = merged_runs(name, results)
         write_result(name, {"runs": runs, "quick": quick, "table": table(runs)})

@@ -43,7 +43,7 @@ from apps.runtime import training
 from apps.runtime.config import apply_overrides
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.cnn_speed_bench import matmul_rate
-from benchmarks.common import (RESULTS, CpuShare, EpochTimer, comparable, fresh_session, machine,
+from benchmarks.common import (RESULTS, CpuShare, EpochTimer, comparable, fresh_session,
                                merged_runs, selected_runs, temporary_run, write_result)
 
 SAMPLES = RESULTS / "samples"
@@ -235,7 +235,7 @@ def run_fast(settings):
     ratio = heldout["final"]["style_cost"] / optimized
     result = {"seconds": wall, "budget_seconds": settings["fast_budget"],
               "precision": FAST_PRECISION, "epochs": len(history),
-              "steps": costs[-1]["step"] if costs else 0, "machine": machine(),
+              "steps": costs[-1]["step"] if costs else 0,
               "heldout": heldout, "images_per_second": throughput,
               "optimized_heldout": references, "optimized_style_cost_mean": optimized,
               "style_cost_over_optimized": ratio, "target_ratio_max": 2.0,

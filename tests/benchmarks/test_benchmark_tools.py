@@ -24,9 +24,24 @@ def test_selected_runs_refuses_an_unknown_name_and_lists_the_valid_ones():
 
 def test_merged_runs_keeps_runs_measured_before(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
+    here = common.machine()
     (tmp_path / "x.json").write_text(json.dumps({"runs": {"a": {"v": 1}, "b": {"v": 2}}}))
-    assert common.merged_runs("x", {"b": {"v": 3}}) == {"a": {"v": 1}, "b": {"v": 3}}
-    assert common.merged_runs("missing", {"b": {"v": 3}}) == {"b": {"v": 3}}
+    assert common.merged_runs("x", {"b": {"v": 3}}) == {"a": {"v": 1},
+                                                        "b": {"v": 3, "machine": here}}
+    assert common.merged_runs("missing", {"b": {"v": 3}}) == {"b": {"v": 3, "machine": here}}
+
+
+def test_merged_runs_stamps_new_runs_and_keeps_every_earlier_stamp(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    elsewhere = {"cpus": 64, "processor": "another machine (amx_bf16)"}
+    (tmp_path / "x.json").write_text(json.dumps({"runs": {"a": {"v": 1, "machine": elsewhere}}}))
+    new = {"b": {"v": 3}, "c": {"v": 4, "machine": elsewhere}, "d": 0.5}
+    merged = common.merged_runs("x", new)
+    assert merged["a"]["machine"] == elsewhere  # measured before, elsewhere
+    assert merged["b"]["machine"] == common.machine() != elsewhere
+    assert merged["c"]["machine"] == elsewhere  # a run that stamped itself
+    assert merged["d"] == 0.5  # not a dict: nothing to stamp
+    assert new["b"] == {"v": 3}  # the caller's runs are not changed
 
 
 def test_profile_counts_the_kernels_of_a_train_step_and_not_their_callers():
