@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from apps.runtime.custom_step import MultiOptimizerModel
 from layers import ReflectionPadding2D, VGGFeatures
-from losses import StyleTransferLoss, gram_matrix
+from losses import StyleTransferLoss, gram_matrix, style_layer_cost
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -116,6 +116,16 @@ class StyleTransferModel(MultiOptimizerModel):
         activations = self.activations(generated)
         y_true = {"content": content_activations, "style": [g.value for g in self.style_grams]}
         return measure.terms(y_true, {**activations, "images": generated})
+
+    def layer_style_costs(self, generated):
+        """Each style layer's own cost of float RGB ``generated`` images,
+        unweighted and normalised by the layer's own sizes, per example:
+        ``{layer name: (batch,)}``. Weighted by the style layer weights they
+        add up to the measured ``style_cost``; they show which layer a
+        result misses."""
+        activations = self.activations(generated)["style"]
+        return {name: style_layer_cost(gram.value, features)
+                for name, gram, features in zip(self.style_layers, self.style_grams, activations)}
 
     def reference_terms(self, content_images, style_image):
         """The two yardsticks of a result, per content image: the content

@@ -24,12 +24,15 @@ def _weights_lines(run):
     return info, []
 
 
-def _cost_lines(final, references):
+def _cost_lines(final, references, by_layer):
     fall = references["style_cost_of_content"] / max(final["style_cost"], 1e-30)
     share = final["content_cost"] / max(references["content_cost_of_style"], 1e-30)
-    return {"style_cost_fall": fall, "content_cost_share": share}, [
+    layers = [f"| style cost of `{name}` alone (unweighted) | {value:.4g} |"
+              for name, value in by_layer.items()]
+    return {"style_cost_fall": fall, "content_cost_share": share,
+            "style_cost_by_layer": by_layer}, [
         "| cost (per-layer normalisation) | value |", "|---|---|",
-        f"| style cost of the result | {final['style_cost']:.4g} |",
+        f"| style cost of the result | {final['style_cost']:.4g} |", *layers,
         f"| style cost of the content image itself (where optimisation starts) | "
         f"{references['style_cost_of_content']:.4g} |",
         f"| **style cost fall** | **{fall:.1f}x** |",
@@ -44,11 +47,12 @@ def optimize_report(model, config, data, run):
     activations = [t.value for t in model.content_targets]
     final = _floats(model.measured_terms(model.generated.value, activations))
     references = _floats(model.reference_terms(content, data.style_image))
+    by_layer = _floats(model.layer_style_costs(model.generated.value))
     result = model.result().numpy()[0]
     figures.save_png(result, run.path / "result.png")
     figures.side_by_side([("content", data.content_image), ("style", data.style_image),
                           ("result", result)], run.path / "side_by_side.png")
-    ratios, table = _cost_lines(final, references)
+    ratios, table = _cost_lines(final, references, by_layer)
     steps = int(model.role_optimizers["model"].iterations.numpy())
     sections = ["## Style transfer", "",
                 f"{steps} optimisation steps of a {result.shape[1]}x{result.shape[0]} image "
@@ -69,9 +73,10 @@ def fast_report(model, config, data, run):
     figures.save_png(stylized, run.path / "result.png")
     photos = to_float_images(data.x_test)
     activations = [a for a in model.activations(photos)["content"]]
-    final = _floats(model.measured_terms(model(photos), activations))
+    stylized = model(photos)
+    final = _floats(model.measured_terms(stylized, activations))
     references = _floats(model.reference_terms(data.x_test, data.style_image))
-    ratios, table = _cost_lines(final, references)
+    ratios, table = _cost_lines(final, references, _floats(model.layer_style_costs(stylized)))
     names = ", ".join(name for name, _, _ in pairs)
     sections = ["## Fast stylizer", "",
                 f"Held-out photos ({names}), never seen in training, stylised by one forward "

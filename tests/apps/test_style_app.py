@@ -59,6 +59,11 @@ def test_optimize_trains_the_image_and_reports(optimize_run):
         assert (run.path / name).exists(), name
     report = run.report.read_text()
     assert "![content, style, result](side_by_side.png)" in report and "style cost fall" in report
+    by_layer = style["style_cost_by_layer"]
+    assert list(by_layer) == ["block1_conv1", "block2_conv1"]  # unweighted: 1/2 each adds up
+    assert np.mean(list(by_layer.values())) == pytest.approx(style["final"]["style_cost"],
+                                                             rel=1e-4)
+    assert "style cost of `block2_conv1` alone" in report
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     board = EventAccumulator(str(run.tb / "images"), size_guidance={"tensors": 0})
@@ -100,6 +105,8 @@ def test_fast_trains_the_network_and_reports(fast_run):
     assert "val_loss" in run.read_history()[-1]
     heldout = metrics["style"]["heldout"]
     assert heldout["photos"] and heldout["final"]["style_cost"] > 0
+    assert np.mean(list(heldout["style_cost_by_layer"].values())) == pytest.approx(
+        heldout["final"]["style_cost"], rel=1e-4)
     assert (run.path / "heldout.png").exists() and "heldout.png" in run.report.read_text()
     assert read_costs(run.path)[-1]["step"] == 2  # 8 crops / batch 4, one epoch
     assert json.loads(run.metrics.read_text())["export"]["signatures"] == ["stylize"]

@@ -41,6 +41,21 @@ def test_optimisation_lowers_the_total_cost(policy):
     assert image.min() >= 0.0 and image.max() <= 255.0, "the constraint keeps pixels in range"
 
 
+def test_layer_style_costs_add_up_to_the_measured_style_cost():
+    keras.config.set_dtype_policy("float32")
+    model = ImageOptimizer(24, 20, CONTENT, STYLE, style_layer_weights=[0.3, 0.7])
+    model.set_targets(_images(0, (24, 20, 3)), _images(1, (30, 30, 3)), init="noise", seed=2)
+    images = model.generated.value
+    by_layer = {name: keras.ops.convert_to_numpy(value)
+                for name, value in model.layer_style_costs(images).items()}
+    assert list(by_layer) == STYLE and all(value.shape == (1,) for value in by_layer.values())
+    content = [t.value for t in model.content_targets]
+    measured = keras.ops.convert_to_numpy(model.measured_terms(images, content)["style_cost"])
+    np.testing.assert_allclose(0.3 * by_layer[STYLE[0]] + 0.7 * by_layer[STYLE[1]], measured,
+                               rtol=1e-5)
+    assert by_layer[STYLE[0]][0] != pytest.approx(by_layer[STYLE[1]][0], rel=1e-3)
+
+
 def test_image_optimizer_saves_and_loads_in_safe_mode(tmp_path):
     model = _optimizer_model("float32")
     model.fit(np.zeros((2, 1), "float32"), batch_size=1, epochs=1, verbose=0)
