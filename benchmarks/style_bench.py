@@ -101,7 +101,8 @@ def _summary(metrics, costs):
     return {"final": style["final"], "references": style["references"],
             "style_cost_fall": style["style_cost_fall"],
             "content_cost_share": style["content_cost_share"], "steps": style["steps"],
-            "style_cost_by_layer": style["style_cost_by_layer"], "costs_every_n_steps": costs, "feature_weights": metrics["feature_weights"]}
+            "style_cost_by_layer": style["style_cost_by_layer"], "costs_every_n_steps": costs,
+            "feature_weights": metrics["feature_weights"]}
 
 
 def _keep(settings, name):

@@ -73,10 +73,10 @@ def fast_report(model, config, data, run):
     figures.save_png(stylized, run.path / "result.png")
     photos = to_float_images(data.x_test)
     activations = [a for a in model.activations(photos)["content"]]
-    stylized = model(photos)
-    final = _floats(model.measured_terms(stylized, activations))
+    outputs = model(photos)
+    final = _floats(model.measured_terms(outputs, activations))
     references = _floats(model.reference_terms(data.x_test, data.style_image))
-    ratios, table = _cost_lines(final, references, _floats(model.layer_style_costs(stylized)))
+    ratios, table = _cost_lines(final, references, _floats(model.layer_style_costs(outputs)))
     names = ", ".join(name for name, _, _ in pairs)
     sections = ["## Fast stylizer", "",
                 f"Held-out photos ({names}), never seen in training, stylised by one forward "
