@@ -15,7 +15,7 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from apps.runtime.errors import UsageError  # noqa: E402
+from dlsuite.apps.runtime.errors import UsageError  # noqa: E402
 
 # Lines TensorFlow writes to stderr while it is imported.
 _BANNER = re.compile(
@@ -68,10 +68,10 @@ def _add_training_options(command, strategy=True):
                          help="override a config field (repeatable)")
     command.add_argument("--epochs", type=_positive_int)
     if strategy:
-        from apps.runtime.distribute import STRATEGIES
+        from dlsuite.apps.runtime.distribute import STRATEGIES
 
         command.add_argument("--strategy", choices=STRATEGIES, default="auto")
-    from apps.runtime.precision import PRECISIONS
+    from dlsuite.apps.runtime.precision import PRECISIONS
 
     command.add_argument("--precision", choices=PRECISIONS, default="auto")
     command.add_argument("--run-dir")
@@ -118,7 +118,7 @@ def make_parser():
 
 
 def _run(args):
-    from apps import registry
+    from dlsuite.apps import registry
 
     if args.command == "list":
         for name in registry.names():
@@ -130,7 +130,7 @@ def _run(args):
     if args.command == "launch":
         return _launch(args)
 
-    from apps.runtime import commands
+    from dlsuite.apps.runtime import commands
 
     if args.command == "train":
         commands.train(args.app, overrides=args.set, epochs=args.epochs,
@@ -150,8 +150,8 @@ def _run(args):
 
 
 def _launch(args):
-    from apps import registry
-    from apps.runtime import launch
+    from dlsuite.apps import registry
+    from dlsuite.apps.runtime import launch
 
     registry.get_app(args.app)  # an unknown app is a usage error before anything starts
     if args.resume and args.set:

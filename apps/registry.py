@@ -1,4 +1,4 @@
-"""The app registry: ``@register_app("name")`` on an :class:`apps.runtime.App`.
+"""The app registry: ``@register_app("name")`` on an :class:`dlsuite.apps.runtime.App`.
 
 Like timm's model registry it refuses silent overwrites: registering a name
 twice is an error, so two apps can never shadow each other.
@@ -7,7 +7,7 @@ twice is an error, so two apps can never shadow each other.
 import importlib
 import pkgutil
 
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.errors import UsageError
 
 _APPS = {}
 
@@ -36,11 +36,11 @@ def register_app(name):
 
 def load_all():
     """Import every app package under ``apps/`` so each registers itself."""
-    import apps
+    import dlsuite.apps as apps
 
     for module in pkgutil.iter_modules(apps.__path__):
         if module.ispkg and module.name not in _NOT_APPS:
-            importlib.import_module(f"apps.{module.name}")
+            importlib.import_module(f"dlsuite.apps.{module.name}")
 
 
 def names():

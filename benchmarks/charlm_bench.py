@@ -38,8 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.charlm.model import build_language_model, compile_language_model
-from apps.runtime import training
+from dlsuite.apps.charlm.model import build_language_model, compile_language_model
+from dlsuite.apps.runtime import training
 from benchmarks import torch_child
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs,

@@ -1,7 +1,7 @@
 """The charlm model written plainly in PyTorch, for ``charlm_bench``'s speed row.
 
 ``nn.Embedding -> nn.LSTM(num_layers=depth, batch_first=True) -> nn.Linear``
-with the sizes of ``apps.charlm.model.build_language_model`` (same vocabulary,
+with the sizes of ``dlsuite.apps.charlm.model.build_language_model`` (same vocabulary,
 embedding, units, depth, so the same parameter count up to PyTorch's second
 LSTM bias), Adam and cross-entropy over every position: the train step of
 ``model.fit`` on the same batch, sequence length and units, float32, eager.

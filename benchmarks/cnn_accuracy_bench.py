@@ -2,7 +2,7 @@
 
 Targets (issue 3): Fashion-MNIST resnet18 (width 0.25) >= 0.93 and lenet5 >=
 0.89, each within 15 minutes of training; MNIST 5k (resnet18, width 0.25) >=
-0.98, here within 5 minutes (4,000 training images). Every run goes through the app's normal path (``apps.runtime.training``:
+0.98, here within 5 minutes (4,000 training images). Every run goes through the app's normal path (``dlsuite.apps.runtime.training``:
 data, model, fit, evaluate, export, report); the benchmark adds one callback,
 :class:`TimeBudget`, that anneals the learning rate by a cosine over the
 budget's elapsed fraction and stops training when the budget is spent, so
@@ -25,8 +25,8 @@ import time
 
 import keras
 
-from apps.runtime import training
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime import training
+from dlsuite.apps.runtime.errors import UsageError
 from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
                                write_result)
 
@@ -112,7 +112,7 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 def fashion_mnist_available():
-    from apps.data import load
+    from dlsuite.apps.data import load
 
     try:
         load("fashion_mnist", seed=0, limit=10)

@@ -12,7 +12,7 @@ Like for like: the same input size, batch, classes, optimizer (SGD), loss
 made ResNet-50 7x slower on this CPU, DESIGN.md section 4); our VGG-16 is
 built without its dropout, which ``keras.applications`` does not have.
 The networks and their parameters are the same; what differs is the code:
-our ResNet's batch norms are ``layers.FusedBatchNormalization`` (Keras's
+our ResNet's batch norms are ``dlsuite.layers.FusedBatchNormalization`` (Keras's
 batch norm run as one fused TensorFlow kernel), the change the profiler
 pointed to (benchmarks/README.md).
 Each Keras variant is timed as the median epoch of one ``fit`` (first epoch
@@ -48,8 +48,8 @@ import time
 import keras
 import tensorflow as tf
 
-from apps.cnn.models import build_resnet50, build_vgg16
-from apps.runtime.precision import cpu_has_bf16_units
+from dlsuite.apps.cnn.models import build_resnet50, build_vgg16
+from dlsuite.apps.runtime.precision import cpu_has_bf16_units
 from benchmarks import torch_child
 from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
 

@@ -72,7 +72,7 @@ def _keep_figures(run, name):
 
 
 def _train_ours(overrides, budget, epochs, keep_as=None):
-    from apps.runtime import training
+    from dlsuite.apps.runtime import training
     from benchmarks.cnn_accuracy_bench import TimeBudget
 
     timer = TimeBudget(budget)
@@ -98,8 +98,8 @@ def _train_ours(overrides, budget, epochs, keep_as=None):
 def _train_peer(overrides, budget, epochs, keep_as=None):
     import keras
 
-    from apps import registry
-    from apps.runtime.config import apply_overrides
+    from dlsuite.apps import registry
+    from dlsuite.apps.runtime.config import apply_overrides
     from benchmarks import face_contrastive
     from benchmarks.cnn_accuracy_bench import TimeBudget
 
@@ -185,7 +185,7 @@ def _loss_problem(seed=0):
 def _step_function(which):
     import tensorflow as tf
 
-    from losses import batch_triplet_loss
+    from dlsuite.losses import batch_triplet_loss
 
     @tf.function
     def step(labels, embeddings):

@@ -33,10 +33,10 @@ benchmark keeps ours (:func:`best_dev_epoch`).
 import keras
 import numpy as np
 
-from apps.cnn import augmentation_layers
-from apps.cnn.models import build_backbone
-from apps.face import verification
-from apps.face.monitor import VerificationMonitor
+from dlsuite.apps.cnn import augmentation_layers
+from dlsuite.apps.cnn.models import build_backbone
+from dlsuite.apps.face import verification
+from dlsuite.apps.face.monitor import VerificationMonitor
 from benchmarks.common import NEVER_PATIENT
 
 

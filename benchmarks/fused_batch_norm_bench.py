@@ -1,4 +1,4 @@
-"""fused batch norm: what ``layers.FusedBatchNormalization`` saves per train step.
+"""fused batch norm: what ``dlsuite.layers.FusedBatchNormalization`` saves per train step.
 
     python -m benchmarks fused_batch_norm            # ~6 minutes
     python -m benchmarks --quick fused_batch_norm    # tiny shapes (a smoke run)
@@ -18,9 +18,9 @@ import contextlib
 import statistics
 import sys
 
-from apps.cnn.models import build_model
+from dlsuite.apps.cnn.models import build_model
 from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
-from layers import FusedBatchNormalization
+from dlsuite.layers import FusedBatchNormalization
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 # name: (arch, input shape, classes, width, batch)

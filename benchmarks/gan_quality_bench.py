@@ -26,7 +26,7 @@ import time
 import keras
 import numpy as np
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from benchmarks.common import (
     RESULTS, CpuShare, comparable, merged_runs, selected_runs, temporary_run, write_result,
 )
@@ -68,7 +68,7 @@ class EpochBudget(keras.callbacks.Callback):
 
 def _dataset():
     try:
-        from apps.data import load
+        from dlsuite.apps.data import load
 
         load("fashion_mnist", seed=0, limit=10)
         return "fashion_mnist"

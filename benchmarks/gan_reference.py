@@ -3,7 +3,7 @@
 concatenates real and fake images for the discriminator, and uses two Adam
 optimizers with binary cross-entropy from logits under ``tf.GradientTape``.
 
-It reuses ``apps.gan.models``' builders so both sides time the same
+It reuses ``dlsuite.apps.gan.models``' builders so both sides time the same
 architecture; only the training step differs. Not for production: it has no
 global-batch reduction, no loss scaling and builds its optimizers lazily.
 """

@@ -29,8 +29,8 @@ import statistics
 import keras
 import tensorflow as tf
 
-from apps.gan.models import DCGAN, build_discriminator, build_generator, upsampling_plan
-from apps.runtime.precision import cpu_has_amx, cpu_has_bf16_units
+from dlsuite.apps.gan.models import DCGAN, build_discriminator, build_generator, upsampling_plan
+from dlsuite.apps.runtime.precision import cpu_has_amx, cpu_has_bf16_units
 from benchmarks import torch_child
 from benchmarks.common import (CpuShare, EpochTimer, built_under, comparable, fresh_session,
                                interleaved_rounds, paired_ratio, write_result)
@@ -47,7 +47,7 @@ def _images(quick):
 
         x = load_digits().images
         return (x / 16.0 * 255).astype("uint8")[..., None]
-    from apps.data import load
+    from dlsuite.apps.data import load
 
     return load("mnist5k", seed=0).x_train[:2048]
 

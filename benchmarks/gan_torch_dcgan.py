@@ -1,6 +1,6 @@
 """A hand-written PyTorch DCGAN, for scale beside ``gan_speed_bench``.
 
-The same networks as ``apps.gan.models.build_generator`` /
+The same networks as ``dlsuite.apps.gan.models.build_generator`` /
 ``build_discriminator`` with batch norm and dropout 0.3 (so the parameter
 count is the same), and the step of PyTorch's own DCGAN example: one fake
 batch per step; the discriminator trains on it detached plus the real batch,

@@ -9,7 +9,7 @@ import statistics
 import sys
 import tempfile
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from benchmarks.common import CpuShare, EpochTimer, comparable, write_result
 
 TARGETS = {"breast_cancer": ("f1", 0.97), "digits": ("accuracy", 0.97)}

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import textwrap
 
-from apps.runtime.launch import free_ports, worker_environment
+from dlsuite.apps.runtime.launch import free_ports, worker_environment
 from benchmarks.common import CpuShare, comparable, write_result
 
 CONFIG = ["arch=lenet5", "dataset=mnist5k", "patience=0", "augment=off"]
@@ -38,8 +38,8 @@ GLOBAL_BATCH = 128
 _PROBE = textwrap.dedent("""
     import json, statistics, sys, time
     import tensorflow as tf
-    from apps.runtime import multi_worker
-    from apps.cnn.models import build_model
+    from dlsuite.apps.runtime import multi_worker
+    from dlsuite.apps.cnn.models import build_model
     strategy = multi_worker.make_strategy()
     with strategy.scope():
         model = build_model("lenet5", (28, 28, 1), 10)
@@ -81,7 +81,7 @@ def _train_size(run_dir):
 
 def _dlsuite(args, cwd):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, "-m", "apps.cli", *map(str, args)], cwd=cwd, env=env,
+    done = subprocess.run([sys.executable, "-m", "dlsuite.apps.cli", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"dlsuite {' '.join(map(str, args))} failed:\n{done.stdout[-2000:]}"

@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs,
                                temporary_run, write_result)
@@ -96,7 +96,7 @@ def detect_speed(export_dir, images, proposals=None, repeats=15):
 
 def search_seconds(images, settings, count=50):
     """Median seconds of selective search on one image (one core)."""
-    from apps.rcnn.proposals import search
+    from dlsuite.apps.rcnn.proposals import search
 
     times = []
     for image in images[:count]:
@@ -108,15 +108,15 @@ def search_seconds(images, settings, count=50):
 
 def run_variant(name, variant, overrides, budget, quick, keep):
     """Train one variant for ``budget`` seconds and measure it."""
-    from apps.rcnn import RCNNConfig
-    from apps.runtime.config import apply_overrides
+    from dlsuite.apps.rcnn import RCNNConfig
+    from dlsuite.apps.runtime.config import apply_overrides
 
     config = apply_overrides(RCNNConfig(), overrides)
     searching = variant != "faster"
     search_setup = None
     if searching:
         # Selective search on every split, once, outside the training clock.
-        from apps.rcnn.proposals import ProposalCache
+        from dlsuite.apps.rcnn.proposals import ProposalCache
 
         data = keep.get("data") or config.load()
         keep["data"] = data
@@ -168,7 +168,7 @@ def run_variant(name, variant, overrides, budget, quick, keep):
 
 def run_torchvision(data, seconds, quick):
     """torchvision's Faster R-CNN on ``data``'s scenes, scored by our code."""
-    from apps.detection.evaluation import coco_evaluate
+    from dlsuite.apps.detection.evaluation import coco_evaluate
 
     if not PEER_PYTHON.exists():
         return {"skipped": f"{PEER_PYTHON} is missing: run `make bench-ultralytics-venv`"}
@@ -264,8 +264,8 @@ def main(argv):
         if kind == "torchvision":
             ours = results.get("faster_digits") or saved.get("faster_digits")
             seconds = ours["training_seconds"] if ours else budget
-            from apps.rcnn import RCNNConfig
-            from apps.runtime.config import apply_overrides
+            from dlsuite.apps.rcnn import RCNNConfig
+            from dlsuite.apps.runtime.config import apply_overrides
 
             data = keep.get("data") or apply_overrides(RCNNConfig(), COMMON + extra).load()
             result = run_torchvision(data, seconds, quick)

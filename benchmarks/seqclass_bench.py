@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
                                write_result)
 

@@ -1,4 +1,4 @@
-"""small-map convolution: what ``layers.SmallMapConv2D``'s matmuls save.
+"""small-map convolution: what ``dlsuite.layers.SmallMapConv2D``'s matmuls save.
 
     python -m benchmarks small_map_conv            # ~8 minutes
     python -m benchmarks --quick small_map_conv    # tiny shapes (a smoke run)
@@ -6,12 +6,12 @@
 Two parts, float32 and bf16 side by side:
 
 - per shape, the kernel gradient alone: TensorFlow's ``Conv2DBackpropFilter``
-  (oneDNN) against ``layers.small_map_conv2d.matmul_kernel_gradient`` (one
+  (oneDNN) against ``dlsuite.layers.small_map_conv2d.matmul_kernel_gradient`` (one
   im2col matmul), on the last stages of ResNet-50 and VGG-16 at 64x64
   inputs, batch 32: where the layer's 4-position limit comes from; and for
   1x1 stride-1 convolutions also the forward pass and the input gradient,
   oneDNN's convolution ops against one matmul each
-  (``layers.small_map_conv2d.pointwise_matmul``);
+  (``dlsuite.layers.small_map_conv2d.pointwise_matmul``);
 - the ``cnn`` app's ResNet-50 train step (64x64x3, batch 32, 1000 classes)
   with the matmuls on (the default) and off (the layer with its limit set
   to 0, i.e. ``keras.layers.Conv2D``), alternating over two rounds, each
@@ -24,11 +24,11 @@ import contextlib
 import statistics
 import sys
 
-from apps.cnn.models import build_resnet50
+from dlsuite.apps.cnn.models import build_resnet50
 from benchmarks.common import (CpuShare, comparable, median_time, step_seconds_per_epoch,
                                write_result)
-from layers import SmallMapConv2D
-from layers.small_map_conv2d import matmul_kernel_gradient, pointwise_matmul
+from dlsuite.layers import SmallMapConv2D
+from dlsuite.layers.small_map_conv2d import matmul_kernel_gradient, pointwise_matmul
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 # name: (batch, input size, C_in, C_out, kernel, stride); output positions in the name.

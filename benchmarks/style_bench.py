@@ -40,9 +40,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps import registry
-from apps.runtime import training
-from apps.runtime.config import apply_overrides
+from dlsuite.apps import registry
+from dlsuite.apps.runtime import training
+from dlsuite.apps.runtime.config import apply_overrides
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.cnn_speed_bench import matmul_rate
 from benchmarks.common import (RESULTS, CpuShare, EpochTimer, comparable, fresh_session,
@@ -69,7 +69,7 @@ def _train(overrides, epochs, keep_as=None, budget=None, keep_export=False,
            precision="float32"):
     """Train the style app: (metrics, history, costs, wall seconds, a copy of
     the export or None). ``keep_as`` copies the figures to results/samples/."""
-    from apps.style.figures import read_costs
+    from dlsuite.apps.style.figures import read_costs
 
     callback = TimeBudget(budget) if budget else None
     with temporary_run("style_bench") as run_dir:

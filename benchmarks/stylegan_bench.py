@@ -37,8 +37,8 @@ import sys
 import keras
 import tensorflow as tf
 
-from apps import registry
-from apps.runtime import config as config_lib
+from dlsuite.apps import registry
+from dlsuite.apps.runtime import config as config_lib
 from benchmarks.common import (CpuShare, EpochTimer, comparable, fresh_session,
                                interleaved_rounds, merged_runs, paired_ratio, selected_runs,
                                write_result)

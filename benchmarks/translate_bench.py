@@ -41,7 +41,7 @@ import time
 
 import tensorflow as tf
 
-from apps.runtime import safe_load, training
+from dlsuite.apps.runtime import safe_load, training
 from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable, kept_if_failed,
                                merged_runs, selected_runs, write_result)
 from benchmarks.gan_quality_bench import EpochBudget

@@ -15,7 +15,7 @@ Targets (issue 16), on the 2-core CPU:
 - detections per second of the exported ``detect`` at batch 1 and 16;
 - ``localize``: test mean IoU >= 0.85.
 
-Ours trains through the app's normal path (``apps.runtime.training``) with
+Ours trains through the app's normal path (``dlsuite.apps.runtime.training``) with
 ``TimeBudget`` (``benchmarks/cnn_accuracy_bench.py``) annealing the
 learning rate by a cosine over the budget's elapsed fraction and stopping
 it when spent. Ultralytics runs in its own virtual environment, made by
@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
                                write_result)
@@ -124,7 +124,7 @@ def run_yolo(run_name, overrides, budget, quick, keep):
             import tensorflow as tf
 
             scene.write_bytes(tf.io.encode_png(session.data.x_test[1]).numpy())
-            from apps.runtime import commands
+            from dlsuite.apps.runtime import commands
 
             commands.predict(str(run_dir), [str(scene)])
         keep["data"] = session.data
@@ -144,8 +144,8 @@ def run_yolo(run_name, overrides, budget, quick, keep):
 
 def run_ultralytics(data, seconds, quick):
     """Ultralytics YOLOv8n on ``data``'s scenes, scored by our pycocotools code."""
-    from apps.data.annotations import write_detection_set
-    from apps.detection.evaluation import coco_evaluate
+    from dlsuite.apps.data.annotations import write_detection_set
+    from dlsuite.apps.detection.evaluation import coco_evaluate
 
     if not ULTRALYTICS_PYTHON.exists():
         return {"skipped": f"{ULTRALYTICS_PYTHON} is missing: run `make bench-ultralytics-venv`"}
@@ -190,8 +190,8 @@ def run_ultralytics(data, seconds, quick):
 
 def scenes_of(overrides):
     """The scenes ``yolo`` trains on with ``overrides`` (seeded: the same every time)."""
-    from apps.runtime.config import apply_overrides
-    from apps.yolo import YOLOConfig
+    from dlsuite.apps.runtime.config import apply_overrides
+    from dlsuite.apps.yolo import YOLOConfig
 
     return apply_overrides(YOLOConfig(), overrides).load()
 

@@ -12,7 +12,7 @@ import os
 import keras
 import numpy as np
 
-from callbacks._subset import labelled_subset
+from dlsuite.callbacks._subset import labelled_subset
 
 # The projector reads a sprite of at most 8192 x 8192 pixels.
 MAX_SPRITE_SIDE = 8192

@@ -13,8 +13,8 @@ import os
 import keras
 import numpy as np
 
-from callbacks._subset import labelled_subset
-from losses.pairwise_distances import check_distance, pairwise_distances
+from dlsuite.callbacks._subset import labelled_subset
+from dlsuite.losses.pairwise_distances import check_distance, pairwise_distances
 
 
 def triplet_statistics(embeddings, labels, margin=0.2, distance="squared_l2"):

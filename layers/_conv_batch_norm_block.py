@@ -9,8 +9,8 @@ shortcut)``. That lives here once.
 
 import keras
 
-from layers.fused_batch_normalization import FusedBatchNormalization
-from layers.small_map_conv2d import SmallMapConv2D
+from dlsuite.layers.fused_batch_normalization import FusedBatchNormalization
+from dlsuite.layers.small_map_conv2d import SmallMapConv2D
 
 
 class ConvBatchNormBlock(keras.layers.Layer):

@@ -2,14 +2,14 @@
 
 import keras
 
-from losses.gram_matrix import gram_matrix
+from dlsuite.losses.gram_matrix import gram_matrix
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
 class GramMatrix(keras.layers.Layer):
     """The Gram matrix of a feature map ``(batch, H, W, C)`` as a layer.
 
-    Wraps :func:`losses.gram_matrix` (Gatys et al. 2016, equation 3)::
+    Wraps :func:`dlsuite.losses.gram_matrix` (Gatys et al. 2016, equation 3)::
 
         G[k, k'] = sum_{i, j} a[i, j, k] * a[i, j, k']      (/ (H * W) if normalize)
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from layers._random import seed_generator
+from dlsuite.layers._random import seed_generator
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -26,7 +26,7 @@ class NoiseInjection(keras.layers.Layer):
     and N replicas see the same values. (Under ``MirroredStrategy`` every
     replica holds a copy of the same seed state, so each replica's draw for
     its slice of the batch repeats the others' and differs from one device's
-    draw for the whole batch; ``apps.gan`` passes its own noise for that
+    draw for the whole batch; ``dlsuite.apps.gan`` passes its own noise for that
     reason.)
 
     Keras's ``GaussianNoise`` adds full-shape noise of a fixed standard

@@ -2,7 +2,7 @@
 
 import keras
 
-from layers._conv_batch_norm_block import ConvBatchNormBlock
+from dlsuite.layers._conv_batch_norm_block import ConvBatchNormBlock
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from layers import _roi
+from dlsuite.layers import _roi
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

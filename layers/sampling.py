@@ -2,7 +2,7 @@
 
 import keras
 
-from layers._random import seed_generator
+from dlsuite.layers._random import seed_generator
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

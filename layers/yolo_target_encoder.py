@@ -2,7 +2,7 @@
 
 import keras
 
-from layers import _yolo_grid as grid
+from dlsuite.layers import _yolo_grid as grid
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -20,7 +20,7 @@ class YOLOTargetEncoder(keras.layers.Layer):
 
     and every other slot's target is zeros (background). The slot layout and
     box parameterisation are those of ``layers/_yolo_grid.py`` and of
-    :class:`layers.YOLOHead`, which inverts this encoding.
+    :class:`dlsuite.layers.YOLOHead`, which inverts this encoding.
 
     Two boxes may want the same slot (same cell, same best anchor). The
     assignment is greedy over ``B`` rounds: in round ``k`` each box not yet

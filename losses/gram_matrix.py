@@ -2,7 +2,7 @@
 
 import keras
 
-from losses._feature_maps import float32_maps
+from dlsuite.losses._feature_maps import float32_maps
 
 
 def gram_matrix(features, normalize=False):

@@ -2,8 +2,8 @@
 
 import keras
 
-from losses._feature_maps import float32_maps
-from losses.gram_matrix import gram_matrix
+from dlsuite.losses._feature_maps import float32_maps
+from dlsuite.losses.gram_matrix import gram_matrix
 
 
 def _normalized_gram(values, what):

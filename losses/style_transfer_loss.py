@@ -2,9 +2,9 @@
 
 import keras
 
-from losses.content_cost import content_cost
-from losses.style_cost import style_cost
-from losses.total_variation import total_variation
+from dlsuite.losses.content_cost import content_cost
+from dlsuite.losses.style_cost import style_cost
+from dlsuite.losses.total_variation import total_variation
 
 STYLE_NORMALIZATIONS = ("layer", "image")
 
@@ -28,9 +28,9 @@ class StyleTransferLoss(keras.losses.Loss):
         J_style   = sum_l lambda_l * style_layer_cost(a_S[l], a_G[l])  (style layers)
         J(G)      = alpha * J_content + beta * J_style + tv_weight * TV(G)
 
-    with :func:`losses.content_cost`, :func:`losses.style_layer_cost` (each
-    layer normalised by its own sizes) and :func:`losses.total_variation`.
-    It works on activations, so any feature network fits (``layers.VGGFeatures``
+    with :func:`dlsuite.losses.content_cost`, :func:`dlsuite.losses.style_layer_cost` (each
+    layer normalised by its own sizes) and :func:`dlsuite.losses.total_variation`.
+    It works on activations, so any feature network fits (``dlsuite.layers.VGGFeatures``
     gives them), and on a batch: each generated image gets its own cost.
 
     ``y_true`` is a dict ``{"content": [a_C per content layer], "style":

@@ -8,7 +8,7 @@ keras-rs ship no triplet loss, hence this one, in ``keras.ops`` only.
 import keras
 from keras import ops
 
-from losses.pairwise_distances import check_distance, pairwise_distances
+from dlsuite.losses.pairwise_distances import check_distance, pairwise_distances
 
 MINING = ("all", "hard", "semi_hard")
 

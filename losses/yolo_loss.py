@@ -2,8 +2,8 @@
 
 import keras
 
-from layers import _yolo_grid as grid
-from layers.yolo_target_encoder import YOLOTargetEncoder
+from dlsuite.layers import _yolo_grid as grid
+from dlsuite.layers.yolo_target_encoder import YOLOTargetEncoder
 
 
 def _binary_crossentropy_with_logits(labels, logits):
@@ -27,7 +27,7 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
               overlap_classes=True, box_loss="squared"):
     """Per-image YOLO loss (YOLOv2/v3: Redmon and Farhadi 2016, 2018).
 
-    With ``1obj_s`` marking the slots :class:`layers.YOLOTargetEncoder` made
+    With ``1obj_s`` marking the slots :class:`dlsuite.layers.YOLOTargetEncoder` made
     responsible for a true box, targets ``t`` and raw predictions ``p``::
 
         box        = sum_s 1obj_s (2 - w h / (W H)) [ (sigmoid(px) - tx)^2
@@ -39,7 +39,7 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
                + background_weight * background + class_weight * class
 
     ``1noobj_s`` is every other slot except those whose decoded box
-    (:class:`layers.YOLOHead`) overlaps some true box with IoU above
+    (:class:`dlsuite.layers.YOLOHead`) overlaps some true box with IoU above
     ``ignore_threshold``: a good box from a slot that is not the
     responsible one is not punished as background (YOLOv3, section 2.1).
     Those slots (``1overlap_s``) do learn the class of the true box they
@@ -74,7 +74,7 @@ def yolo_loss(y_true, y_pred, anchors, image_size, num_classes, ignore_threshold
         y_true: ``(batch, max_boxes, 5)`` rows ``x1, y1, x2, y2, class`` in
             input pixels; class ``-1`` marks padding.
         y_pred: ``(batch, rows, cols, B * (5 + C))`` raw predictions.
-        anchors, image_size, num_classes: as for :class:`layers.YOLOHead`.
+        anchors, image_size, num_classes: as for :class:`dlsuite.layers.YOLOHead`.
         ignore_threshold: IoU above which a background slot's box is not
             punished.
         box_weight, object_weight, background_weight, class_weight: the

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from apps.cli import main
+from dlsuite.apps.cli import main
 
 TINY = ["--set", "dataset=digits", "--set", "limit=200", "--set", "hidden_units=16",
         "--set", "learning_rate=0.01", "--precision", "float32", "--strategy", "default",
@@ -105,7 +105,7 @@ def test_list_names_every_app(capsys):
 
 
 def test_console_script_exits_2_without_traceback():
-    result = subprocess.run([sys.executable, "-m", "apps.cli", "train", "mlp", "--set", "epochs=x"],
+    result = subprocess.run([sys.executable, "-m", "dlsuite.apps.cli", "train", "mlp", "--set", "epochs=x"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

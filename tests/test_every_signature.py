@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from apps import registry
-from apps.runtime import training
+from dlsuite.apps import registry
+from dlsuite.apps.runtime import training
 
 # A tiny run of each app (a study app trains mlp runs: covered by mlp); a
 # key "app:variant" is another configuration of the app before the colon.

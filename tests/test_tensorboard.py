@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from tests.runtime.helpers import TINY_MLP
 
 
@@ -50,7 +50,7 @@ def test_tensorboard_serves_scalars_and_error_analysis(tmp_path):
                                 precision_name="float32", run_dir=tmp_path / "run", verbose=0)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "apps.cli", "tensorboard", str(session.run.path), "--port", str(port)],
+        [sys.executable, "-m", "dlsuite.apps.cli", "tensorboard", str(session.run.path), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}/data/plugin"

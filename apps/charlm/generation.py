@@ -28,8 +28,8 @@ more characters.
 
 import tensorflow as tf
 
-from apps.charlm.model import EMBEDDING, LOGITS, LOOKUP, recurrent_layers
-from apps.runtime import signature_inputs
+from dlsuite.apps.charlm.model import EMBEDDING, LOGITS, LOOKUP, recurrent_layers
+from dlsuite.apps.runtime import signature_inputs
 
 # The longest continuation one generate call makes.
 MAX_GENERATE_LENGTH = 10_000

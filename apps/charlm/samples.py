@@ -5,7 +5,7 @@ import os
 import keras
 import tensorflow as tf
 
-from apps.charlm.generation import LanguageModelFunctions
+from dlsuite.apps.charlm.generation import LanguageModelFunctions
 
 TEMPERATURES = (0.5, 0.8, 1.0)
 

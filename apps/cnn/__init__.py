@@ -1,7 +1,7 @@
 """``cnn``: LeNet-5, AlexNet, VGG, ResNet and GoogLeNet as one image classifier.
 
 ``dlsuite train cnn --set arch=resnet18`` trains any of
-:data:`apps.cnn.models.ARCHITECTURES` on Fashion-MNIST (default), the 5,000
+:data:`dlsuite.apps.cnn.models.ARCHITECTURES` on Fashion-MNIST (default), the 5,000
 real MNIST digits (``dataset=mnist5k``), scikit-learn's 8x8 digits or the
 user's own image folder (``dataset=images data_dir=DIR``, one sub-folder per
 class). ``width`` scales every layer's channels so each family trains on a
@@ -23,16 +23,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.cnn import figures
-from apps.cnn.models import ARCHITECTURES, build_model
-from apps.data import load
-from apps.registry import register_app
-from apps.runtime.app import Endpoint, batch_size_for_check
-from apps.runtime.classification import ClassificationApp, compile_classifier
-from apps.runtime.config import BaseConfig, require_fraction
-from apps.runtime import signature_inputs
-from apps.runtime.errors import UsageError
-from callbacks import ErrorAnalysisLogger
+from dlsuite.apps.cnn import figures
+from dlsuite.apps.cnn.models import ARCHITECTURES, build_model
+from dlsuite.apps.data import load
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.classification import ClassificationApp, compile_classifier
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.callbacks import ErrorAnalysisLogger
 
 DATASETS = ("auto", "fashion_mnist", "mnist5k", "digits", "images")
 # Horizontal flips turn digits into other symbols; these sets train unflipped
@@ -130,11 +130,11 @@ def prepare_images(images, height, width, channels, signature="classify"):
     """uint8 ``(N, h, w, 1 or 3)`` -> float32 ``(N, height, width, channels)``.
 
     Grey and colour are converted to the model's channels and the images
-    resized (bilinear, antialiased: the way ``apps.data`` resized the
+    resized (bilinear, antialiased: the way ``dlsuite.apps.data`` resized the
     training images). What is no non-empty rank-4 batch of 1- or 3-channel
     images of at most ``signature_inputs.MAX_IMAGE_PIXELS`` fails with a
     message that says what was expected
-    (:func:`apps.runtime.signature_inputs.image_batch`).
+    (:func:`dlsuite.apps.runtime.signature_inputs.image_batch`).
     """
     images = signature_inputs.image_batch(images, signature=signature)
     given = tf.shape(images)[-1]

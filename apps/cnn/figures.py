@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 def misclassified_examples(groups, limit=25):
     """``(index, true name, predicted name)`` of up to ``limit`` mistakes.
 
-    ``groups`` come from :func:`callbacks.error_groups` (biggest confusion
+    ``groups`` come from :func:`dlsuite.callbacks.error_groups` (biggest confusion
     first); the examples are taken round-robin over the groups so the grid
     shows many different confusions, not only the most common one.
     """
@@ -68,7 +68,7 @@ def figure_to_png(figure):
 
 
 def predictions_from_groups(y_true, groups, class_names):
-    """Rebuild the predicted labels from :func:`callbacks.error_groups`."""
+    """Rebuild the predicted labels from :func:`dlsuite.callbacks.error_groups`."""
     predicted = np.asarray(y_true).reshape(-1).copy()
     index_of = {name: index for index, name in enumerate(class_names)}
     for group in groups:
@@ -80,7 +80,7 @@ class MisclassifiedImagesLogger(keras.callbacks.Callback):
     """Log a grid of misclassified dev images and the dev confusion matrix
     to TensorBoard's Images tab every epoch.
 
-    It reuses the predictions of an :class:`callbacks.ErrorAnalysisLogger`
+    It reuses the predictions of an :class:`dlsuite.callbacks.ErrorAnalysisLogger`
     (``last_groups``), so it must come after that callback in the list and
     costs no extra pass over the dev set.
 
@@ -102,7 +102,7 @@ class MisclassifiedImagesLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        from apps.runtime.classification import confusion_figure
+        from dlsuite.apps.runtime.classification import confusion_figure
 
         groups = self.error_analysis.last_groups
         if groups is None:

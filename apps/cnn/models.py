@@ -31,7 +31,7 @@ block, so for them:
 
 import keras
 
-from layers import (
+from dlsuite.layers import (
     BottleneckBlock, FusedBatchNormalization, InceptionModule, LocalResponseNormalization,
     ResidualBlock,
 )
@@ -264,7 +264,7 @@ def build_resnet(depth, input_shape, num_classes, width=1.0, preprocessing=()):
     """ResNet-18/34/50/101/152 (He et al. 2015, table 1).
 
     Stem ``conv 64@7x7/2 -> BN -> ReLU -> maxpool 3/2``, four stages of
-    :class:`layers.ResidualBlock` (18, 34) or :class:`layers.BottleneckBlock`
+    :class:`dlsuite.layers.ResidualBlock` (18, 34) or :class:`dlsuite.layers.BottleneckBlock`
     (50, 101, 152) with 64, 128, 256, 512 filters (stride 2 in the first
     block of stages 2-4, projection shortcuts where shapes change), then
     global average pooling and the classifier. Batch norm, with momentum
@@ -341,7 +341,7 @@ def build_inception(input_shape, num_classes, width=1.0, preprocessing=(), dropo
     ``conv 64@7x7/2 -> maxpool 3/2 -> LRN -> conv 64@1x1 -> conv 192@3x3 ->
     LRN -> maxpool 3/2 -> inception 3a, 3b -> maxpool 3/2 -> 4a..4e ->
     maxpool 3/2 -> 5a, 5b -> global average pool -> dropout 0.4 -> fc``,
-    ReLU after every convolution, stacked :class:`layers.InceptionModule`
+    ReLU after every convolution, stacked :class:`dlsuite.layers.InceptionModule`
     with 1x1 bottlenecks. The auxiliary classifiers were a training aid the
     paper found of little use, so they are left out; ~7.0M parameters at
     224x224 with 1000 classes (paper: ~6.8M). Small inputs use stride 1 in

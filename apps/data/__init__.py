@@ -12,14 +12,14 @@ runtime prints ``DataSplits.source``.
     ((1437, 8, 8, 1), {'train': 1437, 'dev': 180, 'test': 180})
 
 Text and series have their own modules (one per modality):
-:func:`apps.data.text.load_text` (character corpora split by contiguous
-blocks) and :func:`apps.data.sequences.load_sequences` (labelled series of
+:func:`dlsuite.apps.data.text.load_text` (character corpora split by contiguous
+blocks) and :func:`dlsuite.apps.data.sequences.load_sequences` (labelled series of
 varying length, NaN-padded).
 """
 
-from apps.data.loading import DATASETS, load
-from apps.data.sequences import SequenceSplits, load_sequences
-from apps.data.splits import DataSplits
-from apps.data.text import load_text
+from dlsuite.apps.data.loading import DATASETS, load
+from dlsuite.apps.data.sequences import SequenceSplits, load_sequences
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.data.text import load_text
 
 __all__ = ["DATASETS", "DataSplits", "SequenceSplits", "load", "load_sequences", "load_text"]

@@ -1,8 +1,8 @@
 """``load_detection``: detection data from the user's files or generated scenes.
 
 The user's own annotated folder (``data_dir`` with ``format=coco|voc|yolo``,
-:mod:`apps.data.annotations`) comes first; without one, scenes are composed
-from real digits or clothing images (:mod:`apps.data.scenes`). Either way
+:mod:`dlsuite.apps.data.annotations`) comes first; without one, scenes are composed
+from real digits or clothing images (:mod:`dlsuite.apps.data.scenes`). Either way
 the result is a :class:`DataSplits` whose images are uint8 ``(N, size,
 size, C)`` and whose ``y`` are float32 ``(N, max_boxes, 5)`` rows ``x1, y1,
 x2, y2, class`` in the resized image's pixels, padded with rows of -1
@@ -11,9 +11,9 @@ x2, y2, class`` in the resized image's pixels, padded with rows of -1
 
 import numpy as np
 
-from apps.data import annotations, scenes, splitting
-from apps.data.splits import DataSplits
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import annotations, scenes, splitting
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def pad_boxes(rows, max_boxes=None):

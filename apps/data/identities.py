@@ -6,7 +6,7 @@ identities are the classes of a real image set: some digits (or clothing
 types) train the embedding, the others are the "new people" that dev and
 test verify and identify. A user's identity-per-folder tree (the LFW layout)
 is split the same way, its faces first detected, aligned and cropped with
-MTCNN when that is installed (:mod:`apps.data.faces`).
+MTCNN when that is installed (:mod:`dlsuite.apps.data.faces`).
 
 The split, by seed: a fraction of the identities with at least two images is
 held out; every image of the others is training data; the held-out
@@ -17,9 +17,9 @@ image cannot form a same-identity pair and are left out.
 
 import numpy as np
 
-from apps.data import faces, load, splitting
-from apps.data.splits import DataSplits
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import faces, load, splitting
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.runtime.errors import UsageError
 
 # Record every held-out identity's name in the run up to this many.
 NAMES_RECORDED = 50
@@ -57,7 +57,7 @@ def load_identities(name, *, seed=1337, unseen_fraction=0.4, data_dir="", image_
     """A data set split by identity (see the module docstring).
 
     Args:
-        name: an image set of :func:`apps.data.load` (``mnist5k``,
+        name: an image set of :func:`dlsuite.apps.data.load` (``mnist5k``,
             ``fashion_mnist``, ``digits``, ``images``).
         seed: the split's seed.
         unseen_fraction: fraction of identities never seen in training.

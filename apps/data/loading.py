@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 
-from apps.data import sources, splitting
-from apps.data.splits import DataSplits
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import sources, splitting
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.runtime.errors import UsageError
 
 # Valid data set names, in the order help texts list them.
 DATASETS = tuple(sources.LOADERS)

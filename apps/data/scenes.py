@@ -10,7 +10,7 @@ scaling, so the boxes are exact; overlapping objects are merged by the
 pixel-wise maximum, as ink on ink.
 
 The objects are split first (seeded, stratified, as every data set in
-``apps.data``), then train, dev and test scenes are drawn from their own
+``dlsuite.apps.data``), then train, dev and test scenes are drawn from their own
 objects, so a test scene holds only digits no training scene has. The
 scenes of a split depend only on the seed and the split's size, so the test
 set is the same for every run with that seed.
@@ -26,9 +26,9 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
-from apps.data import sources, splitting
-from apps.data.splits import DataSplits
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import sources, splitting
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.runtime.errors import UsageError
 
 # A pixel above this (0..255) is ink: it belongs to the object's tight box.
 INK = 40

@@ -21,7 +21,7 @@ Sources, best first (DESIGN.md section 5):
    class label last).
 
 Series of different lengths are padded at the end with NaN to the longest
-(sktime's own convention for unequal-length panels): ``layers.NaNMasking``
+(sktime's own convention for unequal-length panels): ``dlsuite.layers.NaNMasking``
 turns the padding into a Keras mask, so a recurrent layer skips it instead
 of reading zeros, and the exports take ``(series, lengths)``. The
 JapaneseVowels and GunPoint splits keep the archive's own test set (the one
@@ -36,10 +36,10 @@ import os
 
 import numpy as np
 
-from apps.data import splitting
-from apps.data.splits import DataSplits
-from apps.data.text import package_dir
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import splitting
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.data.text import package_dir
+from dlsuite.apps.runtime.errors import UsageError
 
 DATASETS = ("japanese_vowels", "gunpoint", "csv")
 TS_PROBLEMS = {"japanese_vowels": "JapaneseVowels", "gunpoint": "GunPoint"}

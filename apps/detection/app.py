@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.detection import evaluation, export, figures
-from apps.detection.config import DetectionConfig
-from apps.runtime.app import App
+from dlsuite.apps.detection import evaluation, export, figures
+from dlsuite.apps.detection.config import DetectionConfig
+from dlsuite.apps.runtime.app import App
 
 
 def evaluate_split(app, model, config, data, images, true_boxes):
@@ -32,7 +32,7 @@ class DetectionEvaluation(keras.callbacks.Callback):
     early stopping and the best checkpoint see them), and, in TensorBoard's
     Images tab, dev scenes with predicted and true boxes and the per-class
     precision-recall curves, and in its Text tab the error analysis of the
-    dev detections (:func:`apps.detection.evaluation.error_analysis`). The
+    dev detections (:func:`dlsuite.apps.detection.evaluation.error_analysis`). The
     test set is only looked at once, by the report."""
 
     def __init__(self, app, config, data, log_dir):

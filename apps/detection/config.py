@@ -4,11 +4,11 @@ backbone, and the post-processing of detections."""
 import dataclasses
 import typing
 
-from apps.cnn.models import ARCHITECTURES
-from apps.data.annotations import FORMATS
-from apps.data.detection import load_detection
-from apps.data.scenes import SCENE_SOURCES, SceneSpec
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
+from dlsuite.apps.cnn.models import ARCHITECTURES
+from dlsuite.apps.data.annotations import FORMATS
+from dlsuite.apps.data.detection import load_detection
+from dlsuite.apps.data.scenes import SCENE_SOURCES, SceneSpec
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ class SceneDataConfig(BaseConfig):
                          max_scale=self.max_scale, max_overlap=self.max_overlap)
 
     def load(self):
-        """The config's :class:`apps.data.DataSplits` (``apps.data.detection``)."""
+        """The config's :class:`dlsuite.apps.data.DataSplits` (``dlsuite.apps.data.detection``)."""
         return load_detection(self.dataset, data_dir=self.data_dir, format=self.format,
                               image_size=self.image_size, seed=self.seed, limit=self.limit,
                               spec=None if self.data_dir else self.scene_spec(),

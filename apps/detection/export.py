@@ -15,12 +15,12 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from apps.cnn import prepare_images, read_image
-from apps.detection import figures
-from apps.detection.boxes import non_max_suppression, scale_boxes
-from apps.runtime import signature_inputs
-from apps.runtime.app import Endpoint, batch_size_for_check
-from apps.runtime.errors import UsageError
+from dlsuite.apps.cnn import prepare_images, read_image
+from dlsuite.apps.detection import figures
+from dlsuite.apps.detection.boxes import non_max_suppression, scale_boxes
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def postprocess(boxes, scores, settings):

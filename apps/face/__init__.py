@@ -1,11 +1,11 @@
 """``face``: face verification with a Siamese embedding and the triplet loss.
 
 ``dlsuite train face`` trains an embedding network (a ``cnn`` backbone,
-pooling, a dense layer, unit norm; :mod:`apps.face.model`) with
-:class:`losses.TripletLoss` through the runtime's ordinary ``model.fit``, on
-P x K batches (K images of each of P identities, :mod:`apps.face.pipeline`).
+pooling, a dense layer, unit norm; :mod:`dlsuite.apps.face.model`) with
+:class:`dlsuite.losses.TripletLoss` through the runtime's ordinary ``model.fit``, on
+P x K batches (K images of each of P identities, :mod:`dlsuite.apps.face.pipeline`).
 Verification and identification are measured on identities never seen in
-training (:mod:`apps.data.identities`): one-shot learning. No labelled face
+training (:mod:`dlsuite.apps.data.identities`): one-shot learning. No labelled face
 set installs offline, so by default the identities are MNIST digits (4 of
 the 10 held out); ``--set dataset=images data_dir=DIR`` takes an
 identity-per-folder tree (the LFW layout), faces detected, aligned and
@@ -35,23 +35,23 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from apps.cnn import read_image
-from apps.cnn.models import ARCHITECTURES
-from apps.data import faces
-from apps.data.identities import load_identities, transformed_identities
-from apps.face import verification
-from apps.face.export import face_endpoints
-from apps.face.model import build_embedding_model, compile_embedding_model
-from apps.face.monitor import VerificationMonitor
-from apps.face.pipeline import identity_batches
-from apps.registry import register_app
-from apps.runtime.app import App, batch_size_for_check
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
-from apps.runtime.errors import UsageError
-from apps.runtime.signature_inputs import explain
-from callbacks import EmbeddingProjector, TripletMonitor
-from losses.pairwise_distances import DISTANCES
-from losses.triplet_loss import MINING
+from dlsuite.apps.cnn import read_image
+from dlsuite.apps.cnn.models import ARCHITECTURES
+from dlsuite.apps.data import faces
+from dlsuite.apps.data.identities import load_identities, transformed_identities
+from dlsuite.apps.face import verification
+from dlsuite.apps.face.export import face_endpoints
+from dlsuite.apps.face.model import build_embedding_model, compile_embedding_model
+from dlsuite.apps.face.monitor import VerificationMonitor
+from dlsuite.apps.face.pipeline import identity_batches
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.app import App, batch_size_for_check
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.signature_inputs import explain
+from dlsuite.callbacks import EmbeddingProjector, TripletMonitor
+from dlsuite.losses.pairwise_distances import DISTANCES
+from dlsuite.losses.triplet_loss import MINING
 
 DATASETS = ("mnist5k", "fashion_mnist", "digits", "images")
 DEFAULT_IDENTITIES, DEFAULT_EXAMPLES = 12, 8
@@ -309,6 +309,6 @@ class FaceApp(App):
 
     # -- report ---------------------------------------------------------------
     def report(self, model, config, data, run):
-        from apps.face.report import face_report
+        from dlsuite.apps.face.report import face_report
 
         return face_report(self, model, config, data, run)

@@ -2,7 +2,7 @@
 
 Every signature takes uint8 images of any height and width with 1 or 3
 channels (converted and resized inside the graph, as the ``cnn`` export
-does) and checks what it receives with :mod:`apps.runtime.signature_inputs`.
+does) and checks what it receives with :mod:`dlsuite.apps.runtime.signature_inputs`.
 The calibrated threshold and the distance are constants of the graph, so a
 server needs nothing else::
 
@@ -13,10 +13,10 @@ server needs nothing else::
 import numpy as np
 import tensorflow as tf
 
-from apps.cnn import prepare_images
-from apps.face.verification import UNKNOWN
-from apps.runtime import signature_inputs
-from apps.runtime.app import Endpoint
+from dlsuite.apps.cnn import prepare_images
+from dlsuite.apps.face.verification import UNKNOWN
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import Endpoint
 
 # The most gallery entries ``identify`` takes in one call.
 MAX_GALLERY = 100_000

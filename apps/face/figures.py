@@ -5,7 +5,7 @@ false rejects (the curriculum's error analysis, applied to verification)."""
 import matplotlib
 import numpy as np
 
-from apps.cnn.figures import save_figure
+from dlsuite.apps.cnn.figures import save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

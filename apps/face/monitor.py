@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from apps.face import verification
+from dlsuite.apps.face import verification
 
 
 class VerificationMonitor(keras.callbacks.Callback):

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from apps.face import figures, verification
-from callbacks.triplet_monitor import collapse_message, triplet_statistics
+from dlsuite.apps.face import figures, verification
+from dlsuite.callbacks.triplet_monitor import collapse_message, triplet_statistics
 
 
 def _table(rows):
@@ -28,7 +28,7 @@ def _trained(split):
 
 def face_report(app, model, config, data, run):
     """``(metrics, sections)`` of a trained embedding model (see ``App.report``)."""
-    from apps.face import calibrate
+    from dlsuite.apps.face import calibrate
 
     dev = calibrate(model, data.x_dev, data.y_dev, config)
     test = calibrate(model, data.x_test, data.y_test, config, seed_offset=1)

@@ -1,13 +1,13 @@
 """``gan``: DCGAN, conditional GAN and StyleGAN (``--set variant=dcgan|conditional|stylegan``).
 
 Two optimizers, alternating discriminator/generator steps, the
-non-saturating loss with one-sided label smoothing (``apps.gan.models``).
+non-saturating loss with one-sided label smoothing (``dlsuite.apps.gan.models``).
 Every epoch logs both losses, ``D(x)`` and ``D(G(z))``, a fixed-noise image
 grid, and sample quality measured with a reference classifier trained on the
-same data (``apps.gan.quality``): classifier Inception Score, Frechet
+same data (``dlsuite.apps.gan.quality``): classifier Inception Score, Frechet
 distance in its feature space, and the label accuracy of a conditional
 model. The export's ``generate(noise[, labels])`` returns uint8 images.
-StyleGAN (``apps.gan.stylegan``, ``apps.gan.style_app``) exports
+StyleGAN (``dlsuite.apps.gan.stylegan``, ``dlsuite.apps.gan.style_app``) exports
 ``generate(noise, truncation_psi)``, ``mix(noise_a, noise_b,
 crossover_layer)`` and ``map(noise)``, and adds a style-mixing grid, a
 truncation sweep and the R1 penalty to the logs.
@@ -20,18 +20,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.data import load
-from apps.gan.images import ImageGridLogger, image_grid
-from apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
-from apps.gan.quality import GenerativeQuality, measure, reference_classifier
-from apps.gan import style_app
-from apps.gan.style_networks import check_resolution
-from apps.registry import register_app
-from apps.runtime import signature_inputs
-from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import (BaseConfig, require_fraction, require_non_negative,
+from dlsuite.apps.data import load
+from dlsuite.apps.gan.images import ImageGridLogger, image_grid
+from dlsuite.apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
+from dlsuite.apps.gan.quality import GenerativeQuality, measure, reference_classifier
+from dlsuite.apps.gan import style_app
+from dlsuite.apps.gan.style_networks import check_resolution
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.config import (BaseConfig, require_fraction, require_non_negative,
                                  require_positive)
-from apps.runtime.optim import compile_options
+from dlsuite.apps.runtime.optim import compile_options
 
 DATASETS = ("auto", "digits", "mnist5k", "fashion_mnist", "images")
 
@@ -272,8 +272,8 @@ class GANApp(App):
         as ``np.savetxt`` writes): the export's ``generate`` turns them into
         images, saved as a grid ``<file>.png`` beside it (a StyleGAN's
         untruncated, ``truncation_psi=1``)."""
-        from apps.gan.images import save_png
-        from apps.runtime.errors import UsageError
+        from dlsuite.apps.gan.images import save_png
+        from dlsuite.apps.runtime.errors import UsageError
 
         config = self.config or self.default_config()
         if config.variant == "conditional":
@@ -301,7 +301,7 @@ class GANApp(App):
 
     # -- report ---------------------------------------------------------------
     def report(self, model, config, data, run):
-        from apps.gan.images import save_png
+        from dlsuite.apps.gan.images import save_png
 
         save_png(self.sample_grid(model, config, data), run.path / "samples.png")
         metrics, sections = {}, [

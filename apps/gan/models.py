@@ -9,7 +9,7 @@ Adversarial Nets" (2014): the label is given to both networks; here as a
 learned embedding joined to the noise, and as one-hot label channels joined
 to the discriminator's image.
 
-The models subclass ``apps.runtime.custom_step.MultiOptimizerModel``, which
+The models subclass ``dlsuite.apps.runtime.custom_step.MultiOptimizerModel``, which
 owns the train step (global-batch losses, loss scaling, optimizers built up
 front). Each step alternates: the discriminator's update, then the
 generator's, each with its own optimizer. Images enter as uint8 (or floats
@@ -19,10 +19,10 @@ already in ``[-1, 1]``) and leave the generator as float32 in ``[-1, 1]``.
 import keras
 import tensorflow as tf
 
-from apps.gan.noise import replica_noise
-from apps.runtime.custom_step import MultiOptimizerModel
-from layers import FusedBatchNormalization
-from losses import discriminator_loss, generator_loss
+from dlsuite.apps.gan.noise import replica_noise
+from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
+from dlsuite.layers import FusedBatchNormalization
+from dlsuite.losses import discriminator_loss, generator_loss
 
 
 def upsampling_plan(image_size):
@@ -144,7 +144,7 @@ def _per_example_mean(values):
 class DCGAN(MultiOptimizerModel):
     """Deep convolutional GAN with alternating discriminator/generator steps.
 
-    Per step, with ``z`` drawn per example (``apps.gan.noise``) and
+    Per step, with ``z`` drawn per example (``dlsuite.apps.gan.noise``) and
     ``s = label_smoothing``, one batch ``G(z)`` is generated, then in turn::
 
         discriminator: minimise BCE(1 - s, D(x)) + BCE(0, D(G(z)))

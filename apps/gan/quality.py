@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import scipy.linalg
 
-from apps.runtime import atomic, safe_load
+from dlsuite.apps.runtime import atomic, safe_load
 
 logger = logging.getLogger("dlsuite.quality")
 

@@ -22,15 +22,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.data.loading import resize_images
-from apps.gan.images import ImageGridLogger, image_grid, save_png
-from apps.gan.models import to_uint8
-from apps.gan.style_networks import (build_mapping, build_style_discriminator, build_synthesis,
+from dlsuite.apps.data.loading import resize_images
+from dlsuite.apps.gan.images import ImageGridLogger, image_grid, save_png
+from dlsuite.apps.gan.models import to_uint8
+from dlsuite.apps.gan.style_networks import (build_mapping, build_style_discriminator, build_synthesis,
                                      num_styles)
-from apps.gan.stylegan import StyleGAN, StyleGenerator
-from apps.runtime import signature_inputs
-from apps.runtime.app import Endpoint, batch_size_for_check
-from apps.runtime.optim import compile_options
+from dlsuite.apps.gan.stylegan import StyleGAN, StyleGenerator
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.optim import compile_options
 
 TRUNCATION_SWEEP = (0.0, 0.5, 0.7, 1.0)
 MIXING_ROWS, MIXING_COLUMNS, SWEEP_COLUMNS = 5, 6, 8

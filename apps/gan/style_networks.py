@@ -4,13 +4,13 @@ Karras et al., "A Style-Based Generator Architecture for Generative
 Adversarial Networks" (2019) and "Analyzing and Improving the Image Quality
 of StyleGAN" (2020), at the small widths a 2-core CPU trains in minutes:
 
-* **mapping** ``z -> w``: ``layers.MappingNetwork`` (pixel norm, a few
+* **mapping** ``z -> w``: ``dlsuite.layers.MappingNetwork`` (pixel norm, a few
   dense layers with a 0.01 learning-rate multiplier).
 * **synthesis** ``(w_0 .. w_{L-1}, noise maps) -> image``: a learned 4x4
-  constant (``layers.LearnedConstant``), then per resolution 4 -> 8 -> ...
+  constant (``dlsuite.layers.LearnedConstant``), then per resolution 4 -> 8 -> ...
   -> ``resolution`` a bilinear 2x upsampling and two 3x3
-  ``layers.ModulatedConv2D`` (one at 4x4), each followed by
-  ``layers.NoiseInjection`` and a leaky ReLU, and a 1x1 modulated toRGB
+  ``dlsuite.layers.ModulatedConv2D`` (one at 4x4), each followed by
+  ``dlsuite.layers.NoiseInjection`` and a leaky ReLU, and a 1x1 modulated toRGB
   whose output is added to the upsampled image so far (StyleGAN2's "skip"
   generator). One style per layer, indexed as StyleGAN2 does: a toRGB
   shares its style with the next resolution's first convolution, so a
@@ -32,7 +32,7 @@ import math
 
 import keras
 
-from layers import (LearnedConstant, MappingNetwork, MinibatchStandardDeviation, ModulatedConv2D,
+from dlsuite.layers import (LearnedConstant, MappingNetwork, MinibatchStandardDeviation, ModulatedConv2D,
                     NoiseInjection)
 
 

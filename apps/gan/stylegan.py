@@ -1,15 +1,15 @@
 """StyleGAN: the style-based generator and its two-optimizer training model.
 
 ``StyleGenerator`` holds the mapping and synthesis networks
-(``apps.gan.style_networks``) and the running average of ``w`` for the
+(``dlsuite.apps.gan.style_networks``) and the running average of ``w`` for the
 truncation trick; ``StyleGAN`` trains it against a discriminator on the
 runtime's ``MultiOptimizerModel`` (through ``DCGAN``, whose batch
 unpacking and noise it shares), with
 
-* the non-saturating logistic loss (StyleGAN2's; ``losses.generator_loss``
-  and ``losses.discriminator_loss``),
+* the non-saturating logistic loss (StyleGAN2's; ``dlsuite.losses.generator_loss``
+  and ``dlsuite.losses.discriminator_loss``),
 * the R1 penalty on real images, lazily: every ``r1_interval`` discriminator
-  steps, times ``r1_interval`` (``losses.r1_penalty``; the nested gradient
+  steps, times ``r1_interval`` (``dlsuite.losses.r1_penalty``; the nested gradient
   through ``MultiOptimizerModel.input_gradient``, loss-scaled under
   mixed_float16),
 * style mixing regularisation: with probability ``style_mixing`` an
@@ -19,7 +19,7 @@ unpacking and noise it shares), with
 
 Every random choice of a step (both codes, the mixing choice and layer,
 the noise maps) is drawn for the GLOBAL batch from ``(noise_seed, step)``
-and each replica keeps its rows (``apps.gan.noise``), so one replica and N
+and each replica keeps its rows (``dlsuite.apps.gan.noise``), so one replica and N
 replicas take the same step. Inference (``generate``, ``mix``, the
 exports) uses a fixed noise map per layer (StyleGAN2's "const" noise
 mode), so the same inputs always give the same images.
@@ -28,9 +28,9 @@ mode), so the same inputs always give the same images.
 import keras
 import tensorflow as tf
 
-from apps.gan.models import DCGAN, from_config_with_models
-from apps.gan.noise import replica_noise, replica_uniform
-from losses import discriminator_loss, generator_loss, r1_penalty
+from dlsuite.apps.gan.models import DCGAN, from_config_with_models
+from dlsuite.apps.gan.noise import replica_noise, replica_uniform
+from dlsuite.losses import discriminator_loss, generator_loss, r1_penalty
 
 # Seed stream of the inference noise maps (training uses the step's streams).
 FIXED_NOISE_STREAM = 1_000_003

@@ -9,7 +9,7 @@ accuracy and the mean IoU of predicted and true boxes
 (:class:`MeanBoxIoU`, ``keras.utils.bounding_boxes.compute_iou``).
 
 Data: scenes of one real MNIST digit (or Fashion-MNIST image) at a random
-place and scale on a canvas (``apps.data.scenes``), or your COCO / VOC /
+place and scale on a canvas (``dlsuite.apps.data.scenes``), or your COCO / VOC /
 YOLO folder, keeping each image's largest box. The export's
 ``localize(uint8 images)`` returns the class, its probability and the box,
 both as ``(bx, by, bh, bw)`` fractions and as ``x1, y1, x2, y2`` pixels of
@@ -22,17 +22,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.cnn import prepare_images, read_image
-from apps.detection import figures
-from apps.detection.backbone import feature_extractor
-from apps.detection.config import SceneDataConfig
-from apps.detection.export import call_signature, output_path
-from apps.registry import register_app
-from apps.runtime import signature_inputs
-from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import require_positive
-from apps.runtime.errors import UsageError
-from apps.runtime.optim import compile_options, make_optimizer
+from dlsuite.apps.cnn import prepare_images, read_image
+from dlsuite.apps.detection import figures
+from dlsuite.apps.detection.backbone import feature_extractor
+from dlsuite.apps.detection.config import SceneDataConfig
+from dlsuite.apps.detection.export import call_signature, output_path
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.config import require_positive
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,13 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.data import load
-from apps.registry import register_app
-from apps.runtime import signature_inputs
-from apps.runtime.app import Endpoint, batch_size_for_check
-from apps.runtime.classification import ClassificationApp, compile_classifier, output_units
-from apps.runtime.config import BaseConfig, require_fraction
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import load
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.classification import ClassificationApp, compile_classifier, output_units
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction
+from dlsuite.apps.runtime.errors import UsageError
 
 DATASETS = ("breast_cancer", "digits", "mnist5k", "fashion_mnist", "csv")
 

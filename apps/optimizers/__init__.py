@@ -18,10 +18,10 @@ import typing
 
 import matplotlib
 
-from apps.mlp import MLPConfig
-from apps.registry import register_app
-from apps.runtime.app import App
-from apps.runtime.config import OPTIMIZERS
+from dlsuite.apps.mlp import MLPConfig
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.app import App
+from dlsuite.apps.runtime.config import OPTIMIZERS
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -63,7 +63,7 @@ class OptimizerStudyApp(App):
     is_study = True
 
     def make_datasets(self, config):
-        from apps.mlp import MLPApp
+        from dlsuite.apps.mlp import MLPApp
 
         mlp = MLPApp()
         mlp.config = config

@@ -4,7 +4,7 @@
 digits, or Fashion-MNIST images, or your COCO / VOC / YOLO folder):
 
 - ``variant=rcnn``: selective search proposes regions
-  (:mod:`apps.rcnn.proposals`, computed once per image and cached in the
+  (:mod:`dlsuite.apps.rcnn.proposals`, computed once per image and cached in the
   run); each is warped to ``warp_size`` pixels and classified, with
   per-class box regression, by a ``cnn`` network of its own;
 - ``variant=fast``: the same proposals, one backbone pass per image, ROI
@@ -13,7 +13,7 @@ digits, or Fashion-MNIST images, or your COCO / VOC / YOLO folder):
   the shared map proposes the regions, ROI align pools them, and the whole
   trains end to end.
 
-Per-class NMS follows (``apps.detection``). Every epoch logs dev mAP@0.5
+Per-class NMS follows (``dlsuite.apps.detection``). Every epoch logs dev mAP@0.5
 and mAP@[.5:.95] (pycocotools), scenes and PR curves to TensorBoard, and
 the proposals' recall (and, for ``faster``, its proposals on dev scenes).
 The export's ``detect`` returns ``boxes, scores, classes, count``; for
@@ -27,17 +27,17 @@ import typing
 import keras
 import numpy as np
 
-from apps.data.detection import resize_with_boxes
-from apps.detection import export
-from apps.detection.app import DetectionApp
-from apps.detection.config import DetectionConfig
-from apps.rcnn import proposals as proposal_search
-from apps.rcnn import report as rcnn_report
-from apps.rcnn.model import VARIANTS, build_detector
-from apps.registry import register_app
-from apps.runtime.config import require_fraction, require_positive
-from apps.runtime.optim import compile_options
-from apps.yolo import learning_rate
+from dlsuite.apps.data.detection import resize_with_boxes
+from dlsuite.apps.detection import export
+from dlsuite.apps.detection.app import DetectionApp
+from dlsuite.apps.detection.config import DetectionConfig
+from dlsuite.apps.rcnn import proposals as proposal_search
+from dlsuite.apps.rcnn import report as rcnn_report
+from dlsuite.apps.rcnn.model import VARIANTS, build_detector
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.config import require_fraction, require_positive
+from dlsuite.apps.runtime.optim import compile_options
+from dlsuite.apps.yolo import learning_rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +115,7 @@ class RCNNConfig(DetectionConfig):
                                               max_proposals=self.max_proposals)
 
     def model_settings(self):
-        """The plain values :class:`apps.rcnn.model.TwoStageDetector` keeps."""
+        """The plain values :class:`dlsuite.apps.rcnn.model.TwoStageDetector` keeps."""
         names = ("variant", "image_size", "stride", "pooled_size", "warp_size", "context_padding",
                  "rois_per_image", "foreground_fraction", "foreground_iou", "box_weight",
                  "anchor_sizes", "anchor_ratios", "rpn_filters", "rpn_batch",

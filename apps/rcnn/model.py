@@ -2,22 +2,22 @@
 
 - ``rcnn`` (Girshick et al. 2014): each region, grown by
   ``context_padding`` of its size on every side, is warped to
-  ``warp_size x warp_size`` pixels (bilinear, :class:`layers.ROIAlign` on
+  ``warp_size x warp_size`` pixels (bilinear, :class:`dlsuite.layers.ROIAlign` on
   the image itself) and classified by a whole ``cnn`` network of its own
   (``region_net``): ``C + 1`` classes (background first) and per-class box
   deltas. The CNN runs once per region.
 - ``fast`` (Girshick 2015): one backbone pass per image (a ``cnn``
-  architecture cut at ``stride``), :class:`layers.ROIPooling` of each
+  architecture cut at ``stride``), :class:`dlsuite.layers.ROIPooling` of each
   region on the shared map, and ``roi_head`` (two fully connected layers,
   then the class and box layers) per region.
 - ``faster`` (Ren et al. 2015): the same, with the regions proposed by a
-  region proposal network (:class:`layers.RPNHead` on anchors of the same
-  map, proposals by NMS) and pooled by :class:`layers.ROIAlign`; trained end
+  region proposal network (:class:`dlsuite.layers.RPNHead` on anchors of the same
+  map, proposals by NMS) and pooled by :class:`dlsuite.layers.ROIAlign`; trained end
   to end (approximate joint training: no gradient through the proposals'
   coordinates).
 
 Training, :meth:`TwoStageDetector.compute_terms`: regions are sampled from
-the proposals and the true boxes (``apps.rcnn.targets``), and the loss is
+the proposals and the true boxes (``dlsuite.apps.rcnn.targets``), and the loss is
 the multi-task loss of Fast R-CNN (plus the RPN's for ``faster``), per
 image. Inference, :meth:`TwoStageDetector.raw_detections`: refined boxes
 per region and class with their class probabilities, before per-class NMS.
@@ -27,11 +27,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.cnn.models import build_backbone
-from apps.detection.backbone import feature_extractor
-from apps.rcnn import targets
-from apps.runtime.custom_step import MultiOptimizerModel
-from layers import ROIAlign, ROIPooling, RPNHead
+from dlsuite.apps.cnn.models import build_backbone
+from dlsuite.apps.detection.backbone import feature_extractor
+from dlsuite.apps.rcnn import targets
+from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
+from dlsuite.layers import ROIAlign, ROIPooling, RPNHead
 
 VARIANTS = ("rcnn", "fast", "faster")
 
@@ -75,7 +75,7 @@ class TwoStageDetector(MultiOptimizerModel):
     model needs: image size, stride, sampling, anchors, proposal counts,
     seed); the networks are Functional models (``region_net`` for
     ``rcnn``; ``backbone`` and ``roi_head`` for the others) and, for
-    ``faster``, an :class:`layers.RPNHead`. Data for ``fit``: ``(images,
+    ``faster``, an :class:`dlsuite.layers.RPNHead`. Data for ``fit``: ``(images,
     truths)`` for ``faster``, ``({"images", "proposals"}, truths)``
     otherwise; truths are padded ``(M, 5)`` rows ``x1, y1, x2, y2, class``.
     """

@@ -1,7 +1,7 @@
 """Selective-search proposals of whole splits, computed once and cached.
 
 ``rcnn`` and ``fast`` classify the regions selective search proposes
-(:mod:`apps.data.region_proposals`). The search runs on the CPU, outside
+(:mod:`dlsuite.apps.data.region_proposals`). The search runs on the CPU, outside
 any TensorFlow graph, so each split's proposals are computed once and kept
 in ``RUN/proposals/<key>.npz`` (or ``proposals_dir``), written atomically;
 the key hashes the images and the search settings, so a resumed run,
@@ -15,8 +15,8 @@ import pathlib
 
 import numpy as np
 
-from apps.data.region_proposals import SEARCH_MODES, SearchSettings, search, search_all
-from apps.runtime import atomic
+from dlsuite.apps.data.region_proposals import SEARCH_MODES, SearchSettings, search, search_all
+from dlsuite.apps.runtime import atomic
 
 __all__ = ["SEARCH_MODES", "ProposalCache", "SearchSettings", "fingerprint", "search",
            "search_all"]

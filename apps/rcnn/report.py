@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.detection import figures
-from apps.rcnn import proposals as proposal_search
-from apps.rcnn.targets import recall
+from dlsuite.apps.detection import figures
+from dlsuite.apps.rcnn import proposals as proposal_search
+from dlsuite.apps.rcnn.targets import recall
 
 # The proposal counts recall is reported at.
 RECALL_COUNTS = (100, 300)

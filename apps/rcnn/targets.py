@@ -18,7 +18,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from apps.detection.boxes import convert, iou
+from dlsuite.apps.detection.boxes import convert, iou
 
 # Fast R-CNN's target normalisation: x, y deltas / 0.1, w, h deltas / 0.2.
 ROI_VARIANCE = (0.1, 0.1, 0.2, 0.2)
@@ -29,7 +29,7 @@ MAX_LOG_SIZE = math.log(1000.0 / 16.0)
 def anchors(image_size, stride, sizes, ratios):
     """``(rows * cols * A, 4)`` xyxy anchors of a ``image_size / stride``
     map: at each cell, ``len(sizes) * len(ratios)`` boxes of area ``size^2``
-    and height / width ``ratio``, in the order of :class:`layers.RPNHead`'s
+    and height / width ``ratio``, in the order of :class:`dlsuite.layers.RPNHead`'s
     rows. Each size is one keras-hub ``AnchorGenerator`` at the map's level;
     its anchors are centred on cell corners, so they are moved half a
     stride to the cell centres, where the head's receptive field is."""
@@ -264,7 +264,7 @@ def recall(proposals, valid, truths, counts=(100, 300), threshold=0.5):
     """Share of true boxes (numpy ``(N, M, 5)``) that one of the first
     ``count`` proposals (numpy ``(N, P, 4)``, padded) overlaps by
     ``threshold`` IoU or more, for each count."""
-    from apps.detection.evaluation import _pairwise_iou
+    from dlsuite.apps.detection.evaluation import _pairwise_iou
 
     found = {count: 0 for count in counts}
     total = 0

@@ -1,5 +1,5 @@
 """The runtime: the one path every app trains, evaluates and exports through."""
 
-from apps.runtime.app import App, Endpoint
-from apps.runtime.config import BaseConfig
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.app import App, Endpoint
+from dlsuite.apps.runtime.config import BaseConfig
+from dlsuite.apps.runtime.errors import UsageError

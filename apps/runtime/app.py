@@ -2,7 +2,7 @@
 
 An app is a small package under ``apps/`` with a config dataclass and an
 ``App`` subclass registered with ``@register_app("name")``. The runtime
-(:mod:`apps.runtime.training`) does everything else: strategy, precision, run
+(:mod:`dlsuite.apps.runtime.training`) does everything else: strategy, precision, run
 directory, callbacks, ``fit``, evaluation, export, report. An app never
 writes its own training loop.
 
@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from apps.runtime.config import BaseConfig
+from dlsuite.apps.runtime.config import BaseConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +69,7 @@ class App:
 
     # -- data -------------------------------------------------------------
     def make_datasets(self, config):
-        """Return an ``apps.data.DataSplits`` for this config."""
+        """Return an ``dlsuite.apps.data.DataSplits`` for this config."""
         raise NotImplementedError
 
     def open_run(self, run):
@@ -95,14 +95,14 @@ class App:
         training, in an order seeded by ``(config.seed, epoch)``, where
         ``epoch`` is the run's epoch variable, so that a resumed run sees
         the batches an uninterrupted one does
-        (:func:`apps.runtime.pipeline.make_pipeline`). With
+        (:func:`dlsuite.apps.runtime.pipeline.make_pipeline`). With
         ``one_example_per_step`` each training row is repeated once per
         replica, in order. An app whose examples are made from the split
         (windows of a text, P x K identity groups) overrides this; under a
         distribution strategy each replica receives a contiguous slice of
         ``global_batch_size / replicas`` examples of every batch.
         """
-        from apps.runtime.pipeline import make_pipeline
+        from dlsuite.apps.runtime.pipeline import make_pipeline
 
         if training and self.one_example_per_step:
             x, y = np.repeat(x, replicas, axis=0), np.repeat(y, replicas, axis=0)

@@ -12,11 +12,11 @@ import matplotlib
 import numpy as np
 import sklearn.metrics
 
-from apps.runtime.app import App
-from apps.runtime.config import BaseConfig
-from apps.runtime.optim import compile_options, make_optimizer
-from callbacks import BiasVarianceMonitor, ErrorAnalysisLogger, bias_variance, error_groups
-from callbacks.error_analysis import markdown_table, predicted_classes
+from dlsuite.apps.runtime.app import App
+from dlsuite.apps.runtime.config import BaseConfig
+from dlsuite.apps.runtime.optim import compile_options, make_optimizer
+from dlsuite.callbacks import BiasVarianceMonitor, ErrorAnalysisLogger, bias_variance, error_groups
+from dlsuite.callbacks.error_analysis import markdown_table, predicted_classes
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

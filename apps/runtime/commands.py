@@ -5,13 +5,13 @@ import os
 
 import tensorflow as tf
 
-from apps import registry
-from apps.runtime import config as config_lib
-from apps.runtime import atomic, signature_inputs, training
-from apps.runtime.errors import UsageError
-from apps.runtime.export import export_model
-from apps.runtime.report import write_report
-from apps.runtime.run_dir import RunDir
+from dlsuite.apps import registry
+from dlsuite.apps.runtime import config as config_lib
+from dlsuite.apps.runtime import atomic, signature_inputs, training
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.export import export_model
+from dlsuite.apps.runtime.report import write_report
+from dlsuite.apps.runtime.run_dir import RunDir
 
 train = training.train
 

@@ -4,7 +4,7 @@
 default strategy. ``mirrored`` mirrors over every GPU, or, with no GPU, over
 every logical CPU device (how the tests run it on two logical CPUs).
 ``multi_worker`` is ``MultiWorkerMirroredStrategy`` over the cluster that
-``TF_CONFIG`` names (:mod:`apps.runtime.multi_worker`, which also makes
+``TF_CONFIG`` names (:mod:`dlsuite.apps.runtime.multi_worker`, which also makes
 Keras 3's ``fit`` work under it).
 """
 
@@ -12,7 +12,7 @@ import functools
 
 import tensorflow as tf
 
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.errors import UsageError
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 
@@ -42,7 +42,7 @@ def _mirrored(devices):
 @functools.lru_cache(maxsize=None)
 def _multi_worker():
     # One per process: TensorFlow's collective runtime is set up once.
-    from apps.runtime import multi_worker
+    from dlsuite.apps.runtime import multi_worker
 
     return multi_worker.make_strategy()
 

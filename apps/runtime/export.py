@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.runtime import atomic
+from dlsuite.apps.runtime import atomic
 
 # How far a reloaded signature may be from the live model, by compute dtype:
 # float32 graphs agree to rounding; half-precision kernels are fused and

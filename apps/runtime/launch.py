@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.errors import UsageError
 
 # Exit statuses that mean "fix something first", never "start again".
 NOT_RESTARTABLE = {2: "a usage error", 3: "the loss diverged"}
@@ -91,7 +91,7 @@ class Launch:
         self.attempt = 0
 
     def command(self, resume):
-        base = [self.python, "-m", "apps.cli", "train", self.app, "--strategy", "multi_worker"]
+        base = [self.python, "-m", "dlsuite.apps.cli", "train", self.app, "--strategy", "multi_worker"]
         if resume:
             # A resumed run keeps its recorded config; only --quiet carries over.
             extra = [arg for arg in self.train_args if arg == "--quiet"]

@@ -37,7 +37,7 @@ unpatched ``fit`` work (the patch can go) or changes the functions patched.
 
 Keras 3's ``BackupAndRestore`` has no chief/worker logic either (every
 worker writes the same files); the runtime's backup
-(:class:`callbacks.RunBackup`) writes on the chief only and restores every
+(:class:`dlsuite.callbacks.RunBackup`) writes on the chief only and restores every
 worker from the chief's files.
 """
 
@@ -46,7 +46,7 @@ import os
 
 import keras
 
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.errors import UsageError
 
 # Keras versions the two replacements were written against and tested with.
 TESTED_KERAS = ("3.15.",)

@@ -15,7 +15,7 @@ def make_pipeline(inputs, global_batch_size, shuffle=False, seed=0, epoch=None):
 
     With ``shuffle`` every epoch has its own seeded order. Given ``epoch``,
     a scalar int64 ``tf.Variable`` that the runtime sets at the start of each
-    epoch (:class:`apps.runtime.run_callbacks.EpochCounter`), the order is a
+    epoch (:class:`dlsuite.apps.runtime.run_callbacks.EpochCounter`), the order is a
     function of ``(seed, epoch)`` alone: a run resumed at epoch k sees
     exactly the batches an uninterrupted run sees there, which is what makes
     a kill-and-resume end on the same weights. (``Dataset.shuffle``'s

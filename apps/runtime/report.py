@@ -4,7 +4,7 @@ import json
 
 import matplotlib
 
-from apps.runtime import atomic
+from dlsuite.apps.runtime import atomic
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -5,13 +5,13 @@ import pathlib
 
 import keras
 
-from apps.runtime import safe_load
-from callbacks import EpochHistoryLog, RunBackup, StepProgbarLogger
+from dlsuite.apps.runtime import safe_load
+from dlsuite.callbacks import EpochHistoryLog, RunBackup, StepProgbarLogger
 
 
 class EpochCounter(keras.callbacks.Callback):
     """Set ``variable`` to the epoch about to start, for the epoch-seeded
-    shuffle of :func:`apps.runtime.pipeline.make_pipeline`."""
+    shuffle of :func:`dlsuite.apps.runtime.pipeline.make_pipeline`."""
 
     def __init__(self, variable):
         super().__init__()

@@ -13,7 +13,7 @@ Layout::
     .lock           held by the one process writing the run
 
 Every file a later command reads is written atomically
-(:mod:`apps.runtime.atomic`). A second ``dlsuite`` process that would write a
+(:mod:`dlsuite.apps.runtime.atomic`). A second ``dlsuite`` process that would write a
 run another one is writing is refused (:meth:`RunDir.locked`).
 """
 
@@ -26,8 +26,8 @@ import pathlib
 import shutil
 import tempfile
 
-from apps.runtime import atomic
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime import atomic
+from dlsuite.apps.runtime.errors import UsageError
 
 RECORD = "config.json"
 
@@ -149,6 +149,6 @@ class RunDir:
                                                    default=float))
 
     def read_history(self):
-        from callbacks import EpochHistoryLog
+        from dlsuite.callbacks import EpochHistoryLog
 
         return EpochHistoryLog.read(self.history)

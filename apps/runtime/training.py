@@ -4,7 +4,7 @@
 builds the model in the strategy scope, fits it with the always-on
 callbacks, evaluates it, exports it, checks the export and writes the
 report. ``resume()``, ``evaluate()``, ``export()`` and ``report()`` reopen a
-run directory. Apps supply only what differs (``apps.runtime.app.App``).
+run directory. Apps supply only what differs (``dlsuite.apps.runtime.app.App``).
 """
 
 import contextlib
@@ -14,16 +14,16 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from apps import registry
-from apps.runtime import config as config_lib
-from apps.runtime import atomic, distribute, precision, safe_load
-from apps.runtime.errors import UsageError
-from apps.runtime.export import export_model
-from apps.runtime.optim import per_replica_batch_size
-from apps.runtime.report import write_report
-from apps.runtime.run_callbacks import standard_callbacks
-from apps.runtime.run_dir import RunDir
-from callbacks import CorruptBackup
+from dlsuite.apps import registry
+from dlsuite.apps.runtime import config as config_lib
+from dlsuite.apps.runtime import atomic, distribute, precision, safe_load
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.export import export_model
+from dlsuite.apps.runtime.optim import per_replica_batch_size
+from dlsuite.apps.runtime.report import write_report
+from dlsuite.apps.runtime.run_callbacks import standard_callbacks
+from dlsuite.apps.runtime.run_dir import RunDir
+from dlsuite.callbacks import CorruptBackup
 
 
 class TrainingDiverged(UsageError):

@@ -3,17 +3,17 @@
 ``dlsuite train seqclass`` classifies labelled time series: JapaneseVowels
 (the default: nine speakers from 7-29 frames of 12 LPC cepstrum
 coefficients), GunPoint (univariate, 150 steps) or the user's CSV of series
-(``dataset=csv data_dir=FILE.csv``; ``apps.data.sequences``). The model is
+(``dataset=csv data_dir=FILE.csv``; ``dlsuite.apps.data.sequences``). The model is
 Keras's ``SimpleRNN``, ``LSTM`` or ``GRU`` (``cell``), ``depth`` of them
 stacked, each wrapped in ``Bidirectional`` unless ``bidirectional=false``.
 
-Series of different lengths are NaN-padded; ``layers.NaNMasking`` turns
+Series of different lengths are NaN-padded; ``dlsuite.layers.NaNMasking`` turns
 the padding into a Keras mask, so every recurrent layer skips it (padding
 never enters the final state; tests/layers/test_nan_masking.py checks that
 a padded batch equals each series alone). Features are standardised inside
 the model with statistics of the real (unpadded) training steps.
 
-The report is the foundation's ML-strategy report (``apps.runtime.
+The report is the foundation's ML-strategy report (``dlsuite.apps.runtime.
 classification``): accuracy and macro-F1, bias and variance against
 ``human_error``, dev error analysis, the confusion matrix. The export's
 ``classify(series, lengths)`` takes float32 ``(batch, steps, features)``
@@ -29,15 +29,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.charlm.model import CELLS
-from apps.data.sequences import DATASETS, load_sequences
-from apps.registry import register_app
-from apps.runtime import signature_inputs
-from apps.runtime.app import Endpoint, batch_size_for_check
-from apps.runtime.classification import ClassificationApp, compile_classifier
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
-from apps.runtime.errors import UsageError
-from layers import NaNMasking
+from dlsuite.apps.charlm.model import CELLS
+from dlsuite.apps.data.sequences import DATASETS, load_sequences
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.classification import ClassificationApp, compile_classifier
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.layers import NaNMasking
 
 # The longest series classify takes, in steps.
 MAX_STEPS = 100_000

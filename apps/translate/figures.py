@@ -5,8 +5,8 @@ import io
 import matplotlib
 import numpy as np
 
-from apps.runtime import atomic
-from apps.translate import tokens as tok
+from dlsuite.apps.runtime import atomic
+from dlsuite.apps.translate import tokens as tok
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -16,7 +16,7 @@ the first batch across replicas to build the model, which fails on strings.)
 
 Teacher forcing: the decoder reads the target shifted right by one (a
 start token first) and is trained to emit the target followed by an end
-token (:func:`apps.translate.pipeline.teacher_forcing`).
+token (:func:`dlsuite.apps.translate.pipeline.teacher_forcing`).
 
 ``attention``:
 
@@ -34,7 +34,7 @@ Both attentions sit after the decoder's recurrent layers (Luong's layout:
 the attention of step ``t`` reads the decoder's ``h_t``), so training runs
 every layer over whole sequences, and a decoding step is the recurrent
 cells' step, one attention query and the output layers
-(:mod:`apps.translate.decoding`). Padding is masked in the encoder (both
+(:mod:`dlsuite.apps.translate.decoding`). Padding is masked in the encoder (both
 directions), in the attention and in the loss. Logits are float32 under
 any precision.
 """

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.translate import bleu, figures
+from dlsuite.apps.translate import bleu, figures
 
 
 def decode_in_chunks(function, sources, chunk=256, *extra):
@@ -45,7 +45,7 @@ def markdown_table(sources, references, outputs):
 
 class TranslationMonitor(keras.callbacks.Callback):
     """See the module docstring. ``make_translator(model)`` gives the
-    :class:`apps.translate.decoding.Translator` of the model in training."""
+    :class:`dlsuite.apps.translate.decoding.Translator` of the model in training."""
 
     def __init__(self, make_translator, sources, references, log_dir, shown=5, maps=2):
         super().__init__()

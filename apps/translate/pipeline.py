@@ -16,8 +16,8 @@ import math
 
 import tensorflow as tf
 
-from apps.translate import tokens as tok
-from apps.translate.model import string_lookup
+from dlsuite.apps.translate import tokens as tok
+from dlsuite.apps.translate.model import string_lookup
 
 # Pairs are sorted by length within windows of this many batches.
 WINDOW_BATCHES = 32

@@ -2,8 +2,8 @@
 
 import time
 
-from apps.translate import bleu, figures
-from apps.translate.monitor import attention_examples, decode_in_chunks
+from dlsuite.apps.translate import bleu, figures
+from dlsuite.apps.translate.monitor import attention_examples, decode_in_chunks
 
 
 def decodings(config):

@@ -1,4 +1,4 @@
-"""``vae``: a convolutional variational autoencoder (``apps.vae.models``).
+"""``vae``: a convolutional variational autoencoder (``dlsuite.apps.vae.models``).
 
 Loss per example = reconstruction (binary cross-entropy or squared error,
 summed over pixels) + ``beta`` * KL(q(z|x) || N(0, I)), each term logged.
@@ -6,7 +6,7 @@ With ``beta = 1`` and BCE the logged ``loss`` is the negative ELBO, so
 ``val_loss`` is the dev set's -ELBO every epoch and the report gives the
 test ELBO. Every epoch TensorBoard gets reconstructions of fixed dev images
 and a 2-D latent traversal grid; samples from the prior are measured with
-the GAN app's reference classifier (``apps.gan.quality``). The export has
+the GAN app's reference classifier (``dlsuite.apps.gan.quality``). The export has
 ``encode`` (uint8 images -> z_mean, z_log_var), ``decode`` (z -> uint8
 images) and ``sample(n, seed)``.
 """
@@ -19,15 +19,15 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from apps.gan import GenerativeConfig, load_image_data, reference_images
-from apps.gan.images import ImageGridLogger, image_grid, save_png
-from apps.gan.quality import GenerativeQuality, measure, reference_classifier
-from apps.registry import register_app
-from apps.runtime import signature_inputs
-from apps.runtime.app import App, Endpoint, batch_size_for_check
-from apps.runtime.config import require_positive
-from apps.runtime.optim import compile_options, make_optimizer
-from apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
+from dlsuite.apps.gan import GenerativeConfig, load_image_data, reference_images
+from dlsuite.apps.gan.images import ImageGridLogger, image_grid, save_png
+from dlsuite.apps.gan.quality import GenerativeQuality, measure, reference_classifier
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime import signature_inputs
+from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
+from dlsuite.apps.runtime.config import require_positive
+from dlsuite.apps.runtime.optim import compile_options, make_optimizer
+from dlsuite.apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
 
 
 @dataclasses.dataclass(frozen=True)

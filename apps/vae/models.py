@@ -2,7 +2,7 @@
 
 Kingma and Welling, "Auto-Encoding Variational Bayes" (2014). The encoder
 maps an image to the parameters ``(mu, log_var)`` of ``q(z|x)``; ``z`` is
-drawn with the reparameterization trick (``layers.Sampling``); the decoder
+drawn with the reparameterization trick (``dlsuite.layers.Sampling``); the decoder
 maps ``z`` to per-pixel Bernoulli logits (or means, for MSE). Per example::
 
     loss = reconstruction(x, decoder(z)) + beta * KL(q(z|x) || N(0, I))
@@ -14,10 +14,10 @@ evidence lower bound (ELBO) in nats, one-sample estimate.
 import keras
 import tensorflow as tf
 
-from apps.gan.noise import replica_noise
-from apps.runtime.custom_step import MultiOptimizerModel
-from layers import Sampling
-from losses import kl_divergence
+from dlsuite.apps.gan.noise import replica_noise
+from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
+from dlsuite.layers import Sampling
+from dlsuite.losses import kl_divergence
 
 RECONSTRUCTIONS = ("bce", "mse")
 

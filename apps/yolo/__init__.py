@@ -5,10 +5,10 @@ Fashion-MNIST images, or on your COCO / VOC / YOLO folder (``--set
 data_dir=DIR format=coco|voc|yolo``). The grid is ``image_size / stride``
 cells a side (the backbone, any ``cnn`` architecture, is cut at that
 stride); each cell has ``anchors_per_cell`` anchors chosen by k-means on the
-training boxes with 1 - IoU distance (:func:`layers.anchor_kmeans`). Each
+training boxes with 1 - IoU distance (:func:`dlsuite.layers.anchor_kmeans`). Each
 slot predicts objectness, box offsets (sigmoid centre offsets within the
 cell, anchor-scaled sizes) and class probabilities, trained by
-:class:`losses.YOLOLoss`; :class:`layers.YOLOHead` decodes (score =
+:class:`dlsuite.losses.YOLOLoss`; :class:`dlsuite.layers.YOLOHead` decodes (score =
 objectness x class probability) and per-class NMS keeps the best boxes.
 Every epoch logs dev mAP@0.5 and mAP@[.5:.95] (pycocotools), scenes with
 their boxes and the PR curves to TensorBoard. The export's
@@ -21,14 +21,14 @@ import typing
 import keras
 import numpy as np
 
-from apps.detection.app import DetectionApp
-from apps.detection.config import DetectionConfig
-from apps.registry import register_app
-from apps.runtime.config import require_positive
-from apps.runtime.optim import compile_options
-from apps.yolo.model import box_sizes, build_detector
-from layers import YOLOHead, anchor_kmeans, mean_best_iou
-from losses import YOLOLoss
+from dlsuite.apps.detection.app import DetectionApp
+from dlsuite.apps.detection.config import DetectionConfig
+from dlsuite.apps.registry import register_app
+from dlsuite.apps.runtime.config import require_positive
+from dlsuite.apps.runtime.optim import compile_options
+from dlsuite.apps.yolo.model import box_sizes, build_detector
+from dlsuite.layers import YOLOHead, anchor_kmeans, mean_best_iou
+from dlsuite.losses import YOLOLoss
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.charlm import (CharLMConfig, character_ids, evaluation_texts, streams, window_texts,
+from dlsuite.apps.charlm import (CharLMConfig, character_ids, evaluation_texts, streams, window_texts,
                          windows)
-from apps.charlm.generation import LanguageModelFunctions
-from apps.charlm.model import build_language_model, compile_language_model
-from apps.data import text as text_data
-from apps.runtime import commands
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
+from dlsuite.apps.charlm.generation import LanguageModelFunctions
+from dlsuite.apps.charlm.model import build_language_model, compile_language_model
+from dlsuite.apps.data import text as text_data
+from dlsuite.apps.runtime import commands
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
 from tests.apps.fresh_process import value_from_fresh_process
 from tests.apps.tiny_runs import train_tiny
 

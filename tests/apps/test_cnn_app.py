@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.cnn import CNNConfig, augmentation_layers, build_classifier
-from apps.runtime import commands
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
+from dlsuite.apps.cnn import CNNConfig, augmentation_layers, build_classifier
+from dlsuite.apps.runtime import commands
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
 
 TINY = ["dataset=digits", "limit=200", "width=0.0625", "epochs=1", "batch_size=16",
         "patience=0"]
@@ -162,8 +162,8 @@ def test_bad_settings_are_usage_errors(override, message):
 
 
 def test_misclassified_examples_cover_many_confusions_and_rebuild_predictions():
-    from apps.cnn import figures
-    from callbacks import error_groups
+    from dlsuite.apps.cnn import figures
+    from dlsuite.callbacks import error_groups
 
     y_true = np.array([0, 0, 0, 1, 1, 2, 2])
     y_pred = np.array([1, 1, 1, 2, 1, 0, 2])

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.face import FaceConfig, verification
-from apps.face.model import build_embedding_model, compile_embedding_model
-from apps.face.pipeline import identity_batches
-from apps.runtime import commands, training
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
+from dlsuite.apps.face import FaceConfig, verification
+from dlsuite.apps.face.model import build_embedding_model, compile_embedding_model
+from dlsuite.apps.face.pipeline import identity_batches
+from dlsuite.apps.runtime import commands, training
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
 from tests.apps.fresh_process import value_from_fresh_process
 from tests.runtime.helpers import weights_of
 

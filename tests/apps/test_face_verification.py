@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from apps.data.identities import load_identities, split_by_identity, transformed_identities
-from apps.face import verification
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data.identities import load_identities, split_by_identity, transformed_identities
+from dlsuite.apps.face import verification
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def test_pairs_are_balanced_distinct_and_labelled():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from tests.apps.fresh_process import images_from_fresh_process
 
 TINY = ["dataset=digits", "limit=300", "latent_dim=8", "generator_filters=4",

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime.distribute import make_strategy
-from apps.gan.models import (
+from dlsuite.apps.runtime.distribute import make_strategy
+from dlsuite.apps.gan.models import (
     DCGAN,
     ConditionalGAN,
     build_discriminator,

@@ -2,7 +2,7 @@
 
 import json
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 
 
 def test_study_trains_each_optimizer_from_the_same_weights(tmp_path):

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.detection.export import detect_arrays
-from apps.runtime import commands
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
-from apps.rcnn import RCNNConfig
+from dlsuite.apps.detection.export import detect_arrays
+from dlsuite.apps.runtime import commands
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.rcnn import RCNNConfig
 from tests.apps.detect_checks import assert_detect_matches_live
 from tests.apps.fresh_process import signature_from_fresh_process
 

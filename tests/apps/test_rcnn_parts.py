@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.data import region_proposals as search_module
-from apps.rcnn import proposals as search
-from apps.rcnn import targets
+from dlsuite.apps.data import region_proposals as search_module
+from dlsuite.apps.rcnn import proposals as search
+from dlsuite.apps.rcnn import targets
 
 SETTINGS = {"rpn_positive_iou": 0.7, "rpn_negative_iou": 0.3, "rpn_batch": 32, "seed": 3,
             "rois_per_image": 16, "foreground_fraction": 0.25, "foreground_iou": 0.5,
@@ -17,7 +17,7 @@ SETTINGS = {"rpn_positive_iou": 0.7, "rpn_negative_iou": 0.3, "rpn_batch": 32, "
 
 
 def _iou(a, b):
-    from apps.detection.evaluation import _pairwise_iou
+    from dlsuite.apps.detection.evaluation import _pairwise_iou
 
     return _pairwise_iou(a, b)
 
@@ -177,7 +177,7 @@ def test_a_missing_opencv_contrib_names_the_package(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without_cv2)
-    from apps.runtime.errors import UsageError
+    from dlsuite.apps.runtime.errors import UsageError
 
     with pytest.raises(UsageError, match="opencv-contrib-python-headless"):
         search.search(_scene(), search.SearchSettings())

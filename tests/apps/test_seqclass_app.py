@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime import commands
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
-from apps.seqclass import (SeqClassConfig, build_classifier, finite_padded, stack_frames,
+from dlsuite.apps.runtime import commands
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.seqclass import (SeqClassConfig, build_classifier, finite_padded, stack_frames,
                            stack_frames_in_graph, unstack_frames)
 from tests.apps.fresh_process import value_from_fresh_process
 from tests.apps.tiny_runs import train_tiny

@@ -11,11 +11,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.cli import main
-from apps.runtime import signature_inputs, training
-from apps.style.export import make_stylize
-from apps.style.figures import read_costs
-from apps.style.weights import hed_weights_path
+from dlsuite.apps.cli import main
+from dlsuite.apps.runtime import signature_inputs, training
+from dlsuite.apps.style.export import make_stylize
+from dlsuite.apps.style.figures import read_costs
+from dlsuite.apps.style.weights import hed_weights_path
 
 # The bundled stain as the style: the tests never need apt's opencv-doc.
 WEIGHTS = "hed" if hed_weights_path() else "random"

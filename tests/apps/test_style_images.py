@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.runtime.errors import UsageError
-from apps.style import images
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.style import images
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "I;16"])

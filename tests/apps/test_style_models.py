@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from apps.runtime.errors import UsageError
-from apps.style import weights
-from apps.style.models import FastStylizer, ImageOptimizer, build_transformer
-from layers import VGGFeatures
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.style import weights
+from dlsuite.apps.style.models import FastStylizer, ImageOptimizer, build_transformer
+from dlsuite.layers import VGGFeatures
 
 CONTENT, STYLE = ["block2_conv2"], ["block1_conv1", "block2_conv1"]
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.gan.style_networks import (build_mapping, build_style_discriminator, build_synthesis,
+from dlsuite.apps.gan.style_networks import (build_mapping, build_style_discriminator, build_synthesis,
                                      noise_shapes, num_styles)
-from apps.gan.stylegan import StyleGAN, StyleGenerator
-from apps.runtime import safe_load
-from apps.runtime.distribute import make_strategy
+from dlsuite.apps.gan.stylegan import StyleGAN, StyleGenerator
+from dlsuite.apps.runtime import safe_load
+from dlsuite.apps.runtime.distribute import make_strategy
 from tests.apps.trace_counts import TraceCounts
 
 SIZE = 8

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps import registry
-from apps.runtime import commands, safe_load, training
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
-from apps.translate import tokens as tok
-from apps.translate.decoding import Translator
-from apps.translate.model import build_translation_model
+from dlsuite.apps import registry
+from dlsuite.apps.runtime import commands, safe_load, training
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.translate import tokens as tok
+from dlsuite.apps.translate.decoding import Translator
+from dlsuite.apps.translate.model import build_translation_model
 
 TINY = ["limit=240", "units=16", "embedding_dim=8", "batch_size=32", "bleu_examples=16",
         "report_examples=24", "attention_examples=2", "worst_examples=3", "patience=0"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.translate.beam_search import LengthNormalizedBeamSampler
+from dlsuite.apps.translate.beam_search import LengthNormalizedBeamSampler
 
 VOCABULARY, END, LENGTH, INDEX = 4, 3, 5, 1  # up to 4 new tokens after a start token at 0
 

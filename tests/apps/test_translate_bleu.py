@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from apps.translate import bleu
+from dlsuite.apps.translate import bleu
 
 HYPOTHESES = ["the cat sat on the mat today", "a quick brown fox jumps over the dog",
               "hello world, how are you?", "Saisissez une adresse de courriel valide."]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.data import parallel
-from apps.translate import tokens as tok
+from dlsuite.apps.data import parallel
+from dlsuite.apps.translate import tokens as tok
 
 TEXTS = [
     "Saisissez une URL valide.",

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from tests.apps.fresh_process import images_from_fresh_process
 
 TINY = ["dataset=digits", "limit=300", "filters=4", "hidden_units=16", "batch_size=32",

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime.distribute import make_strategy
-from apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
-from losses import kl_divergence
+from dlsuite.apps.runtime.distribute import make_strategy
+from dlsuite.apps.vae.models import VAE, build_decoder, build_encoder, to_uint8
+from dlsuite.losses import kl_divergence
 
 IMAGE_SHAPE = (8, 8, 1)
 LATENT = 2

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime import commands
-from apps.runtime.config import apply_overrides
-from apps.runtime.errors import UsageError
-from apps.yolo import YOLOConfig
+from dlsuite.apps.runtime import commands
+from dlsuite.apps.runtime.config import apply_overrides
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.yolo import YOLOConfig
 from tests.apps.detect_checks import assert_detect_matches_live
 from tests.apps.fresh_process import signature_from_fresh_process
 
@@ -81,7 +81,7 @@ def test_detections_trace_the_model_once_per_run_not_per_epoch(trained_run):
 
 
 def test_detect_takes_any_size_and_returns_boxes_in_its_pixels(trained_run):
-    from apps.cnn import prepare_images
+    from dlsuite.apps.cnn import prepare_images
 
     session, _, run_dir = trained_run
     app, config, data = session.app, session.config, session.data
@@ -153,7 +153,7 @@ def test_bad_settings_are_usage_errors(override, message):
 
 
 def test_a_stride_the_backbone_lacks_is_a_usage_error():
-    from apps.detection.backbone import feature_extractor
+    from dlsuite.apps.detection.backbone import feature_extractor
 
     assert feature_extractor("resnet18", (64, 64, 1), 0.125, 16).output.shape[1:3] == (4, 4)
     with pytest.raises(UsageError, match="no feature map at stride 64; its strides are"):
@@ -165,8 +165,8 @@ def test_a_stride_the_backbone_lacks_is_a_usage_error():
 @pytest.mark.slow
 @pytest.mark.parametrize("format", ["coco", "voc", "yolo"])
 def test_trains_on_a_user_folder(tmp_path, format):
-    from apps.data.annotations import write_detection_set
-    from apps.data.scenes import SceneSpec, load_scenes
+    from dlsuite.apps.data.annotations import write_detection_set
+    from dlsuite.apps.data.scenes import SceneSpec, load_scenes
 
     scenes = load_scenes("mnist5k", seed=2, spec=SceneSpec(canvas=64, max_scale=2),
                          train_scenes=32, dev_scenes=8, test_scenes=8)

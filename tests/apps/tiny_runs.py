@@ -1,6 +1,6 @@
 """One tiny training run per test module, shared by its tests."""
 
-from apps.runtime import commands
+from dlsuite.apps.runtime import commands
 
 
 def train_tiny(app, overrides, epochs, tmp_path_factory):

@@ -72,7 +72,7 @@ def test_step_timing_builds_and_trains_under_the_precision_it_reports(precision)
 
 def test_small_map_conv_switch_turns_the_matmul_gradient_off_and_back_on():
     from benchmarks.small_map_conv_bench import matmul_gradient
-    from layers import BottleneckBlock
+    from dlsuite.layers import BottleneckBlock
 
     def limits():
         block = BottleneckBlock(filters=4, strides=2)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from apps.face import verification
+from dlsuite.apps.face import verification
 from benchmarks import face_contrastive
 
 

@@ -6,7 +6,7 @@ import re
 import keras
 import numpy as np
 
-from callbacks import StepProgbarLogger
+from dlsuite.callbacks import StepProgbarLogger
 
 
 def _counts(text):

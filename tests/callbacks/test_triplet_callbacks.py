@@ -9,8 +9,8 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorboard.plugins.projector import ProjectorConfig
 
-from callbacks import EmbeddingProjector, TripletMonitor, triplet_statistics, write_projector
-from callbacks.embedding_projector import sprite_image
+from dlsuite.callbacks import EmbeddingProjector, TripletMonitor, triplet_statistics, write_projector
+from dlsuite.callbacks.embedding_projector import sprite_image
 
 
 def _reference_statistics(x, labels, margin):

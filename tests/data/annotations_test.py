@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from apps.data.annotations import FORMATS, read_detection_set, write_detection_set
-from apps.data.detection import load_detection
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data.annotations import FORMATS, read_detection_set, write_detection_set
+from dlsuite.apps.data.detection import load_detection
+from dlsuite.apps.runtime.errors import UsageError
 
 NAMES = ["zero", "one", "two"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from apps.data import idx, sources
+from dlsuite.apps.data import idx, sources
 
 
 def _write_fake_idx_set(directory, fill_value, image_size=(6, 6), per_class=(3, 1)):

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from apps.data import load, sources
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import load, sources
+from dlsuite.apps.runtime.errors import UsageError
 
 OFFICIAL_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -111,7 +111,7 @@ def test_empty_data_dir_says_what_was_expected(tmp_path, isolated_sources):
 
 
 def test_labels_out_of_range_are_corrupt(tmp_path, isolated_sources, write_fake_idx_set):
-    from apps.data import idx
+    from dlsuite.apps.data import idx
 
     mine = tmp_path / "mine"
     write_fake_idx_set(mine, fill_value=11)

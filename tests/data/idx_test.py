@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from apps.data import idx
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import idx
+from dlsuite.apps.runtime.errors import UsageError
 
 
 @pytest.mark.parametrize("file_name", ["images-idx3-ubyte.gz", "images-idx3-ubyte"])

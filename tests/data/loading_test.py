@@ -1,4 +1,4 @@
-"""``apps.data.load`` on the bundled sets: splits, dtypes, seeds, caching."""
+"""``dlsuite.apps.data.load`` on the bundled sets: splits, dtypes, seeds, caching."""
 
 import collections
 import hashlib
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import sklearn.datasets
 
-import apps.data
-from apps.data import DATASETS, DataSplits, load
-from apps.runtime.errors import UsageError
+import dlsuite.apps.data as apps_data
+from dlsuite.apps.data import DATASETS, DataSplits, load
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def _row_hashes(array):
@@ -18,7 +18,7 @@ def _row_hashes(array):
 
 def test_public_api():
     assert DATASETS == ("digits", "breast_cancer", "mnist5k", "fashion_mnist", "images", "csv")
-    assert set(apps.data.__all__) == {"DATASETS", "DataSplits", "SequenceSplits", "load",
+    assert set(apps_data.__all__) == {"DATASETS", "DataSplits", "SequenceSplits", "load",
                                       "load_sequences", "load_text"}
 
 

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from apps.data import parallel
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import parallel
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def test_date_formats_are_day_first_with_four_digit_years():

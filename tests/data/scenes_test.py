@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from apps.data.scenes import INK, SceneSpec, _box_iou, generate_scenes, load_scenes
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data.scenes import INK, SceneSpec, _box_iou, generate_scenes, load_scenes
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def _objects(count=40, seed=0):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from apps.data import sequences
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import sequences
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def test_japanese_vowels_keeps_the_archive_test_set_and_pads_with_nan():

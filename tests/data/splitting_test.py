@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from apps.data import splitting
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import splitting
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def _labels(counts):

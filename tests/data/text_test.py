@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from apps.data import text
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import text
+from dlsuite.apps.runtime.errors import UsageError
 
 
 def test_block_split_deals_whole_blocks_in_corpus_order():

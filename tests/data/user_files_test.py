@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.data import load
-from apps.runtime.errors import UsageError
+from dlsuite.apps.data import load
+from dlsuite.apps.runtime.errors import UsageError
 
 # Each class's images are one flat colour, so a label can be read off a pixel.
 CLASS_COLOURS = {"cat": (200, 10, 10), "ant": (10, 200, 10), "bee": (10, 10, 200)}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.detection.boxes import convert, iou, non_max_suppression
-from apps.detection.evaluation import _pairwise_iou
+from dlsuite.apps.detection.boxes import convert, iou, non_max_suppression
+from dlsuite.apps.detection.evaluation import _pairwise_iou
 
 
 def reference_iou(a, b):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import anchor_kmeans, mean_best_iou
+from dlsuite.layers import anchor_kmeans, mean_best_iou
 
 
 def _iou(sizes, centroids):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import BottleneckBlock
+from dlsuite.layers import BottleneckBlock
 from tests.layer_checks import check_layer
 
 

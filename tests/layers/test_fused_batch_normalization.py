@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime.distribute import make_strategy
-from layers import FusedBatchNormalization
+from dlsuite.apps.runtime.distribute import make_strategy
+from dlsuite.layers import FusedBatchNormalization
 from tests.layer_checks import check_layer
 
 SHAPE = (4, 5, 5, 3)

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import GramMatrix
+from dlsuite.layers import GramMatrix
 from tests.layer_checks import check_layer
 
 

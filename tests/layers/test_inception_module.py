@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import InceptionModule
+from dlsuite.layers import InceptionModule
 from tests.layer_checks import check_layer
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import LocalResponseNormalization
+from dlsuite.layers import LocalResponseNormalization
 from tests.layer_checks import check_layer
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import MappingNetwork
+from dlsuite.layers import MappingNetwork
 from tests.layer_checks import check_layer
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import MinibatchStandardDeviation
+from dlsuite.layers import MinibatchStandardDeviation
 from tests.layer_checks import check_layer
 
 

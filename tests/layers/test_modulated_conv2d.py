@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import ModulatedConv2D
+from dlsuite.layers import ModulatedConv2D
 from tests.layer_checks import check_layer
 
 

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import NaNMasking
+from dlsuite.layers import NaNMasking
 from tests.layer_checks import check_layer
 
 

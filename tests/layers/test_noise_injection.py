@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import NoiseInjection
+from dlsuite.layers import NoiseInjection
 from tests.layer_checks import check_layer
 
 

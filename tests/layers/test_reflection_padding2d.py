@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import ReflectionPadding2D
+from dlsuite.layers import ReflectionPadding2D
 from tests.layer_checks import check_layer
 
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import ResidualBlock
+from dlsuite.layers import ResidualBlock
 from tests.layer_checks import check_layer
 
 

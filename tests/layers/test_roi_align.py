@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import ROIAlign
+from dlsuite.layers import ROIAlign
 from tests.layer_checks import check_layer
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import ROIPooling
+from dlsuite.layers import ROIPooling
 from tests.layer_checks import check_layer
 
 

@@ -6,7 +6,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from layers import RPNHead
+from dlsuite.layers import RPNHead
 from tests.layer_checks import check_layer
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import Sampling
+from dlsuite.layers import Sampling
 
 
 def _inputs(batch=4, latent=3, seed=0):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import SmallMapConv2D
+from dlsuite.layers import SmallMapConv2D
 from tests.layer_checks import check_layer
 
 
@@ -136,7 +136,7 @@ def test_keras_file_keeps_the_limit(tmp_path):
 
 
 def test_mirrored_step_equals_single_device_step():
-    from apps.runtime.distribute import make_strategy
+    from dlsuite.apps.runtime.distribute import make_strategy
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(8, 2, 2, 3)).astype("float32")

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from layers import VGGFeatures
-from layers.vgg_features import layer_names
+from dlsuite.layers import VGGFeatures
+from dlsuite.layers.vgg_features import layer_names
 from tests.layer_checks import check_layer
 
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import YOLOHead
+from dlsuite.layers import YOLOHead
 from tests.layer_checks import check_layer
 
 ANCHORS = [(10.0, 12.0), (30.0, 20.0)]

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import YOLOHead, YOLOTargetEncoder
+from dlsuite.layers import YOLOHead, YOLOTargetEncoder
 from tests.layer_checks import check_layer
 
 ANCHORS = [(10.0, 10.0), (30.0, 15.0), (15.0, 30.0)]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from losses import DiscriminatorLoss, GeneratorLoss, discriminator_loss, generator_loss
+from dlsuite.losses import DiscriminatorLoss, GeneratorLoss, discriminator_loss, generator_loss
 
 
 def _logits(shape=(5, 1), seed=0, scale=3.0):

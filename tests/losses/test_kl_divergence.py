@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from losses import KLDivergence, kl_divergence
+from dlsuite.losses import KLDivergence, kl_divergence
 
 
 def _params(shape=(6, 4), seed=0):

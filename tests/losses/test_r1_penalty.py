@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from losses import R1Penalty, r1_penalty
+from dlsuite.losses import R1Penalty, r1_penalty
 
 
 def _gradients(shape=(3, 4, 4, 2), seed=0):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from losses import (StyleTransferLoss, content_cost, gram_matrix, style_cost, style_layer_cost,
+from dlsuite.losses import (StyleTransferLoss, content_cost, gram_matrix, style_cost, style_layer_cost,
                     total_variation)
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime.distribute import make_strategy
-from losses import TripletLoss, batch_triplet_loss, pairwise_distances, triplet_loss
+from dlsuite.apps.runtime.distribute import make_strategy
+from dlsuite.losses import TripletLoss, batch_triplet_loss, pairwise_distances, triplet_loss
 
 MODES = ("all", "hard", "semi_hard")
 DISTANCES = ("squared_l2", "l2", "cosine")

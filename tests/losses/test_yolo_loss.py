@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layers import YOLOTargetEncoder
-from losses import YOLOLoss, yolo_loss
+from dlsuite.layers import YOLOTargetEncoder
+from dlsuite.losses import YOLOLoss, yolo_loss
 
 ANCHORS = [(10.0, 10.0), (30.0, 15.0)]
 IMAGE, GRID, CLASSES = 64, 4, 3

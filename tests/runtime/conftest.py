@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.runtime import training
+from dlsuite.apps.runtime import training
 from tests.runtime.helpers import TINY_MLP
 
 

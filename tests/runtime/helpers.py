@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.runtime.custom_step import MultiOptimizerModel
+from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
 
 # A tiny, fast mlp run: no dropout (its masks differ per replica).
 TINY_MLP = ["dataset=digits", "limit=200", "hidden_units=16", "dropout=0", "l2=0.001",
@@ -100,13 +100,13 @@ def cli_process(args, cwd, timeout=600, env=None):
 
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
                    **(env or {})}
-    return subprocess.run([sys.executable, "-m", "apps.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "dlsuite.apps.cli", *map(str, args)], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=timeout)
 
 
 def saved_weights(path):
     """Every weight of the model saved at ``path`` (``best.keras``), float64."""
-    from apps.runtime import safe_load
+    from dlsuite.apps.runtime import safe_load
 
     return [np.array(w, dtype="float64") for w in safe_load.load_model(path).get_weights()]
 

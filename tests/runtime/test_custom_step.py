@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime.custom_step import MultiOptimizerModel
+from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
 
 
 class Scalars(MultiOptimizerModel):
@@ -111,7 +111,7 @@ def test_input_gradient_is_loss_scaled_under_mixed_float16():
 def test_input_gradient_per_example_and_nested_on_two_replicas():
     """The gradient of each example's output with respect to its own input,
     differentiable again, and the same on one and on two replicas."""
-    from apps.runtime.distribute import make_strategy
+    from dlsuite.apps.runtime.distribute import make_strategy
 
     x = np.random.default_rng(1).standard_normal((8, 4)).astype("float32")
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime import commands, training
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime import commands, training
+from dlsuite.apps.runtime.errors import UsageError
 from tests.runtime.helpers import TINY_MLP
 
 
@@ -86,7 +86,7 @@ def _endpoint_pair(values, served):
     """A live endpoint returning ``values`` and a 'reloaded' one returning ``served``."""
     from types import SimpleNamespace
 
-    from apps.runtime.app import Endpoint
+    from dlsuite.apps.runtime.app import Endpoint
 
     endpoint = Endpoint("detect", lambda x: {"boxes": tf.constant(values)},
                         [tf.TensorSpec([None], tf.float32)], [np.zeros(1, np.float32)])
@@ -94,7 +94,7 @@ def _endpoint_pair(values, served):
 
 
 def test_export_check_scales_its_tolerance_with_the_values():
-    from apps.runtime.export import check_export
+    from dlsuite.apps.runtime.export import check_export
 
     boxes = np.array([[3.0, 17.5, 96.25, 127.0]], np.float32)
     # Boxes in pixels off by 1.5e-5 (two float32 spacings at 127): a pass,
@@ -118,8 +118,8 @@ def test_export_check_scales_its_tolerance_with_the_values():
 def test_export_check_names_the_integer_output_that_differs_and_where():
     from types import SimpleNamespace
 
-    from apps.runtime.app import Endpoint
-    from apps.runtime.export import check_export
+    from dlsuite.apps.runtime.app import Endpoint
+    from dlsuite.apps.runtime.export import check_export
 
     live = {"boxes": np.zeros((3, 2, 4), np.float32),
             "classes": np.array([[4, -1], [2, -1], [7, 1]], np.int32),
@@ -142,8 +142,8 @@ def test_export_check_compares_with_the_live_model_compiled_as_the_export_is():
     eager call, whose kernels may round otherwise."""
     from types import SimpleNamespace
 
-    from apps.runtime.app import Endpoint
-    from apps.runtime.export import check_export
+    from dlsuite.apps.runtime.app import Endpoint
+    from dlsuite.apps.runtime.export import check_export
 
     def detect(x):
         # 0 in an eager call, 1 when compiled: a stand-in for kernels that

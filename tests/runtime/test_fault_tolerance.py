@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from apps.runtime import launch, training
-from apps.runtime.errors import UsageError
-from callbacks import RunBackup
+from dlsuite.apps.runtime import launch, training
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.callbacks import RunBackup
 from tests.runtime.helpers import TINY_MLP, cli_process, copy_run, saved_weights
 
 # Long enough epochs (~60 steps) that a kill can land inside one.
@@ -62,7 +62,7 @@ def _uninterrupted(tmp_path, batch):
 
 def _assert_same_end(resumed, reference, steps_per_epoch):
     assert _history_epochs(resumed) == list(range(EPOCHS)), "no gap, no repeat"
-    from apps.runtime import safe_load
+    from dlsuite.apps.runtime import safe_load
 
     model = safe_load.load_model(resumed / "best.keras")
     assert int(model.optimizer.iterations.numpy()) == EPOCHS * steps_per_epoch
@@ -76,7 +76,7 @@ def _assert_same_end(resumed, reference, steps_per_epoch):
 def test_single_process_killed_resumes_to_the_uninterrupted_weights(tmp_path, delay):
     run_dir = tmp_path / "killed"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    process = subprocess.Popen([sys.executable, "-m", "apps.cli", *_train_command(run_dir, 8)],
+    process = subprocess.Popen([sys.executable, "-m", "dlsuite.apps.cli", *_train_command(run_dir, 8)],
                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     _wait_for_epochs(run_dir, 2, lambda: process.poll() is None)
@@ -180,7 +180,7 @@ def test_when_every_backup_is_corrupt_resume_stops_with_a_clear_error(finished, 
     ("export/saved_model.pb", "predict", "cannot load the export"),
 ])
 def test_each_corrupt_file_kind_is_a_clear_error(finished, tmp_path, kind, command, message):
-    from apps.runtime import commands
+    from dlsuite.apps.runtime import commands
 
     copy = copy_run(finished, tmp_path)
     (copy / kind).write_bytes(b"\x00garbage" * 4)
@@ -194,7 +194,7 @@ def test_each_corrupt_file_kind_is_a_clear_error(finished, tmp_path, kind, comma
 
 
 def test_a_torn_history_line_and_a_garbled_metrics_file_are_survived(finished, tmp_path):
-    from apps.runtime import commands
+    from dlsuite.apps.runtime import commands
 
     copy = copy_run(finished, tmp_path)
     with open(copy / "history.jsonl", "a") as handle:
@@ -206,7 +206,7 @@ def test_a_torn_history_line_and_a_garbled_metrics_file_are_survived(finished, t
 
 
 def test_an_export_swapped_half_way_is_recovered(finished, tmp_path):
-    from apps.runtime import atomic
+    from dlsuite.apps.runtime import atomic
 
     copy = copy_run(finished, tmp_path)
     os.rename(copy / "export", copy / "export.old")  # a kill between the two renames

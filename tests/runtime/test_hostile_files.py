@@ -11,9 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-from apps.cli import main
-from apps.runtime import training
-from callbacks import RunBackup
+from dlsuite.apps.cli import main
+from dlsuite.apps.runtime import training
+from dlsuite.callbacks import RunBackup
 from tests.runtime.helpers import TINY_MLP, copy_run
 
 

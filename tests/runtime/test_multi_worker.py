@@ -5,7 +5,7 @@ Step equality holds with dropout off: dropout masks are drawn per replica
 (each replica's seed generator draws a mask of its own slice), so with
 dropout two workers take a step of the same distribution as one process,
 not the same step. The GAN's noise is drawn replica-consistently
-(``apps.gan.noise``), so the DCGAN's steps are equal with ``dropout=0``.
+(``dlsuite.apps.gan.noise``), so the DCGAN's steps are equal with ``dropout=0``.
 """
 
 import inspect
@@ -15,8 +15,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from apps.runtime import multi_worker, training
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime import multi_worker, training
+from dlsuite.apps.runtime.errors import UsageError
 from tests.runtime.helpers import cli_process, saved_weights
 
 MLP = ["dataset=digits", "limit=300", "hidden_units=16", "dropout=0", "patience=0",
@@ -127,7 +127,7 @@ def test_unpatched_keras_fit_still_fails_under_multi_worker(tmp_path):
     import subprocess
     import sys
 
-    from apps.runtime.launch import free_ports
+    from dlsuite.apps.runtime.launch import free_ports
 
     script = tmp_path / "unpatched.py"
     script.write_text(_UNPATCHED)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime import training
-from apps.runtime.distribute import make_strategy
-from apps.runtime.errors import UsageError
-from apps.runtime.precision import resolve_precision, set_precision
+from dlsuite.apps.runtime import training
+from dlsuite.apps.runtime.distribute import make_strategy
+from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.precision import resolve_precision, set_precision
 from tests.runtime.helpers import TINY_MLP, build_two_optimizer_model, two_optimizer_data, weights_of
 
 

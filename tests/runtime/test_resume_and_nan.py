@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from apps.runtime import training
-from apps.runtime.errors import UsageError
+from dlsuite.apps.runtime import training
+from dlsuite.apps.runtime.errors import UsageError
 from tests.runtime.helpers import TINY_MLP, CrashAt
 
 

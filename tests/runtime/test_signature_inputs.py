@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.runtime import signature_inputs
+from dlsuite.apps.runtime import signature_inputs
 
 
 class _Server(tf.Module):

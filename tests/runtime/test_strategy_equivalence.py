@@ -4,8 +4,8 @@ take the same first step when they see the same global batch."""
 import numpy as np
 import tensorflow as tf
 
-from apps.runtime import training
-from apps.runtime.distribute import make_strategy
+from dlsuite.apps.runtime import training
+from dlsuite.apps.runtime.distribute import make_strategy
 from tests.runtime.helpers import (TINY_MLP, build_two_optimizer_model, two_optimizer_data,
                                    weights_of)
 
