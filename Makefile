@@ -39,7 +39,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dlsuite train mlp --run-dir runs/demo/mlp --overwrite
 
+## The import contracts of the house (pyproject.toml [tool.importlinter]), then the suite.
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -q
 
 test-slow: $(STAMP)

@@ -15,7 +15,7 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from dlsuite.apps.runtime.errors import UsageError  # noqa: E402
+from dlsuite.apps.errors import UsageError  # noqa: E402
 
 # Lines TensorFlow writes to stderr while it is imported.
 _BANNER = re.compile(

@@ -2,17 +2,24 @@
 
 Like timm's model registry it refuses silent overwrites: registering a name
 twice is an error, so two apps can never shadow each other.
+
+Apps are found through the ``dlsuite.apps`` entry-point group (Python's
+plugin mechanism): each entry names the module whose import registers the
+app, e.g. ``mlp = "dlsuite.apps.mlp"`` in pyproject.toml. So the registry
+needs no list of what is *not* an app (the runtime, data, the kits), and a
+package of someone else's can add an app of its own by declaring an entry.
+The registry sits on the ground floor: it imports no app, kit or runtime
+module except by those names.
 """
 
 import importlib
-import pkgutil
+import importlib.metadata
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
+
+ENTRY_POINT_GROUP = "dlsuite.apps"
 
 _APPS = {}
-
-# Packages under apps/ that are infrastructure, not applications.
-_NOT_APPS = {"runtime", "data", "detection"}
 
 
 def register_app(name):
@@ -34,13 +41,22 @@ def register_app(name):
     return decorator
 
 
-def load_all():
-    """Import every app package under ``apps/`` so each registers itself."""
-    import dlsuite.apps as apps
+def declared():
+    """``{app name: module}`` of every installed ``dlsuite.apps`` entry point."""
+    return {point.name: point.value
+            for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
-    for module in pkgutil.iter_modules(apps.__path__):
-        if module.ispkg and module.name not in _NOT_APPS:
-            importlib.import_module(f"dlsuite.apps.{module.name}")
+
+def load_all():
+    """Import every declared app module so that each registers itself; an
+    entry whose module registers no app of its name is an error."""
+    for name, module in sorted(declared().items()):
+        if name not in _APPS:
+            importlib.import_module(module)
+        if name not in _APPS:
+            raise ValueError(f"The entry point {name} = {module!r} (group {ENTRY_POINT_GROUP!r}) "
+                             f"registered no app named {name!r}; @register_app({name!r}) is "
+                             "missing there")
 
 
 def names():

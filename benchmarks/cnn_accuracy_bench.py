@@ -26,7 +26,7 @@ import time
 import keras
 
 from dlsuite.apps.runtime import training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
                                write_result)
 

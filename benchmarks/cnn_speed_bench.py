@@ -48,7 +48,7 @@ import time
 import keras
 import tensorflow as tf
 
-from dlsuite.apps.cnn.models import build_resnet50, build_vgg16
+from dlsuite.apps.kits.vision.architectures import build_resnet50, build_vgg16
 from dlsuite.apps.runtime.precision import cpu_has_bf16_units
 from benchmarks import torch_child
 from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result

@@ -1,6 +1,6 @@
 """Hand-written PyTorch ResNet-50 and VGG-16, the references of ``cnn_speed_bench``.
 
-ResNet-50 is the same network as ``dlsuite.apps.cnn.models.build_resnet50`` and
+ResNet-50 is the same network as ``dlsuite.apps.kits.vision.architectures.build_resnet50`` and
 ``keras.applications.ResNet50``: bottleneck blocks with the stride in the
 first 1x1 convolution (the paper's and Keras's "v1"), convolutions with bias,
 batch norm with epsilon 1.001e-5 and our momentum 0.9 (PyTorch's 0.1), so
@@ -72,7 +72,7 @@ class ResNet50(nn.Module):
 
 
 class VGG16(nn.Module):
-    """``dlsuite.apps.cnn.models.build_vgg16`` / ``keras.applications.VGG16``: five
+    """``dlsuite.apps.kits.vision.architectures.build_vgg16`` / ``keras.applications.VGG16``: five
     blocks of 3x3 "same" ReLU convolutions with 2x2 max pooling, two
     4096-unit ReLU dense layers (no dropout, as ``cnn_speed`` builds ours)
     and the classifier; flattened channels-last, as Keras flattens."""

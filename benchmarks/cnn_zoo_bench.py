@@ -20,7 +20,7 @@ import sys
 
 import keras
 
-from dlsuite.apps.cnn.models import ARCHITECTURES, build_model
+from dlsuite.apps.kits.vision.architectures import ARCHITECTURES, build_model
 from benchmarks.cnn_accuracy_bench import fashion_mnist_available, train_within
 from benchmarks.common import comparable, merged_runs, selected_runs, write_result
 

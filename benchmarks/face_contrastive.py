@@ -33,8 +33,8 @@ benchmark keeps ours (:func:`best_dev_epoch`).
 import keras
 import numpy as np
 
-from dlsuite.apps.cnn import augmentation_layers
-from dlsuite.apps.cnn.models import build_backbone
+from dlsuite.apps.kits.vision import augmentation_layers
+from dlsuite.apps.kits.vision.architectures import build_backbone
 from dlsuite.apps.face import verification
 from dlsuite.apps.face.monitor import VerificationMonitor
 from benchmarks.common import NEVER_PATIENT

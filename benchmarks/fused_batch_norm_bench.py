@@ -18,7 +18,7 @@ import contextlib
 import statistics
 import sys
 
-from dlsuite.apps.cnn.models import build_model
+from dlsuite.apps.kits.vision.architectures import build_model
 from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
 from dlsuite.layers import FusedBatchNormalization
 

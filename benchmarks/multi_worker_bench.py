@@ -39,7 +39,7 @@ _PROBE = textwrap.dedent("""
     import json, statistics, sys, time
     import tensorflow as tf
     from dlsuite.apps.runtime import multi_worker
-    from dlsuite.apps.cnn.models import build_model
+    from dlsuite.apps.kits.vision.architectures import build_model
     strategy = multi_worker.make_strategy()
     with strategy.scope():
         model = build_model("lenet5", (28, 28, 1), 10)

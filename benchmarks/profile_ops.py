@@ -82,7 +82,7 @@ def main(argv=None):
                         help="profile keras.applications' model of the family instead")
     args = parser.parse_args(argv)
 
-    from dlsuite.apps.cnn.models import build_model
+    from dlsuite.apps.kits.vision.architectures import build_model
 
     keras.config.set_dtype_policy(args.precision)
     shape = (args.size, args.size, 3)

@@ -168,7 +168,7 @@ def run_variant(name, variant, overrides, budget, quick, keep):
 
 def run_torchvision(data, seconds, quick):
     """torchvision's Faster R-CNN on ``data``'s scenes, scored by our code."""
-    from dlsuite.apps.detection.evaluation import coco_evaluate
+    from dlsuite.apps.kits.detection.evaluation import coco_evaluate
 
     if not PEER_PYTHON.exists():
         return {"skipped": f"{PEER_PYTHON} is missing: run `make bench-ultralytics-venv`"}

@@ -24,7 +24,7 @@ import contextlib
 import statistics
 import sys
 
-from dlsuite.apps.cnn.models import build_resnet50
+from dlsuite.apps.kits.vision.architectures import build_resnet50
 from benchmarks.common import (CpuShare, comparable, median_time, step_seconds_per_epoch,
                                write_result)
 from dlsuite.layers import SmallMapConv2D

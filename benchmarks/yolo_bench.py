@@ -145,7 +145,7 @@ def run_yolo(run_name, overrides, budget, quick, keep):
 def run_ultralytics(data, seconds, quick):
     """Ultralytics YOLOv8n on ``data``'s scenes, scored by our pycocotools code."""
     from dlsuite.apps.data.annotations import write_detection_set
-    from dlsuite.apps.detection.evaluation import coco_evaluate
+    from dlsuite.apps.kits.detection.evaluation import coco_evaluate
 
     if not ULTRALYTICS_PYTHON.exists():
         return {"skipped": f"{ULTRALYTICS_PYTHON} is missing: run `make bench-ultralytics-venv`"}

@@ -2,7 +2,7 @@
 
 import keras
 
-from dlsuite.layers import _yolo_grid as grid
+from dlsuite.layers import yolo_grid as grid
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

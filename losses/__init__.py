@@ -13,7 +13,7 @@ if not __name__.startswith("dlsuite."):
 from dlsuite.losses.content_cost import content_cost
 from dlsuite.losses.discriminator_loss import DiscriminatorLoss, discriminator_loss
 from dlsuite.losses.generator_loss import GeneratorLoss, generator_loss
-from dlsuite.losses.gram_matrix import gram_matrix
+from dlsuite.layers.gram_matrix import gram_matrix
 from dlsuite.losses.kl_divergence import KLDivergence, kl_divergence
 from dlsuite.losses.r1_penalty import R1Penalty, r1_penalty
 from dlsuite.losses.pairwise_distances import pairwise_distances

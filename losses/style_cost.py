@@ -2,8 +2,8 @@
 
 import keras
 
-from dlsuite.losses._feature_maps import float32_maps
-from dlsuite.losses.gram_matrix import gram_matrix
+from dlsuite.layers.feature_maps import float32_maps
+from dlsuite.layers.gram_matrix import gram_matrix
 
 
 def _normalized_gram(values, what):

@@ -2,7 +2,7 @@
 
 import keras
 
-from dlsuite.losses._feature_maps import float32_maps
+from dlsuite.layers.feature_maps import float32_maps
 
 
 def total_variation(images):

@@ -2,7 +2,7 @@
 
 import keras
 
-from dlsuite.layers import _yolo_grid as grid
+from dlsuite.layers import yolo_grid as grid
 from dlsuite.layers.yolo_target_encoder import YOLOTargetEncoder
 
 

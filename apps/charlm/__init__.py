@@ -30,13 +30,14 @@ import numpy as np
 import tensorflow as tf
 
 from dlsuite.apps.charlm.generation import LanguageModelFunctions
-from dlsuite.apps.charlm.model import CELLS, build_language_model, compile_language_model
+from dlsuite.apps.charlm.model import build_language_model, compile_language_model
 from dlsuite.apps.charlm.samples import TEMPERATURES, TextSamplesLogger, samples_markdown
+from dlsuite.apps.kits.recurrent import CELLS
 from dlsuite.apps.data import text as text_data
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.app import App, Endpoint
 from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 from dlsuite.apps.runtime.pipeline import shuffled_indices
 

@@ -12,25 +12,14 @@ import math
 
 import keras
 
-CELLS = ("lstm", "gru", "rnn")
+from dlsuite.apps.kits.recurrent import recurrent_layer
+
 # Layer names the generation code (apps.charlm.generation) looks up.
 LOOKUP, EMBEDDING, LOGITS = "vocabulary", "embedding", "logits"
 
 
 def recurrent_name(index):
     return f"rnn_{index}"
-
-
-def recurrent_layer(cell, units, *, reset_after=True, unroll=False, stateful=False, name=None):
-    """Keras's layer for ``cell``, returning the whole sequence."""
-    common = dict(return_sequences=True, unroll=unroll, stateful=stateful, name=name)
-    if cell == "lstm":
-        return keras.layers.LSTM(units, **common)
-    if cell == "gru":
-        return keras.layers.GRU(units, reset_after=reset_after, **common)
-    if cell == "rnn":
-        return keras.layers.SimpleRNN(units, **common)
-    raise ValueError(f"cell must be one of {CELLS}. Received: cell={cell!r}")
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

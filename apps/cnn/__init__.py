@@ -1,7 +1,7 @@
 """``cnn``: LeNet-5, AlexNet, VGG, ResNet and GoogLeNet as one image classifier.
 
 ``dlsuite train cnn --set arch=resnet18`` trains any of
-:data:`dlsuite.apps.cnn.models.ARCHITECTURES` on Fashion-MNIST (default), the 5,000
+:data:`dlsuite.apps.kits.vision.architectures.ARCHITECTURES` on Fashion-MNIST (default), the 5,000
 real MNIST digits (``dataset=mnist5k``), scikit-learn's 8x8 digits or the
 user's own image folder (``dataset=images data_dir=DIR``, one sub-folder per
 class). ``width`` scales every layer's channels so each family trains on a
@@ -16,7 +16,6 @@ returns class probabilities, the top class and its name.
 """
 
 import dataclasses
-import re
 import typing
 
 import keras
@@ -24,14 +23,15 @@ import numpy as np
 import tensorflow as tf
 
 from dlsuite.apps.cnn import figures
-from dlsuite.apps.cnn.models import ARCHITECTURES, build_model
 from dlsuite.apps.data import load
+from dlsuite.apps.kits.vision import (ARCHITECTURES, augmentation_layers, build_model,
+                                      prepare_images, read_image)
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
 from dlsuite.apps.runtime.classification import ClassificationApp, compile_classifier
 from dlsuite.apps.runtime.config import BaseConfig, require_fraction
-from dlsuite.apps.runtime import signature_inputs
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.runtime.figures import save_figure
+from dlsuite.apps.errors import UsageError
 from dlsuite.callbacks import ErrorAnalysisLogger
 
 DATASETS = ("auto", "fashion_mnist", "mnist5k", "digits", "images")
@@ -88,86 +88,12 @@ class CNNConfig(BaseConfig):
         return self.augment == "on"
 
 
-def augmentation_layers(config, channels, dataset=None):
-    """Keras's random preprocessing layers for ``config`` (float32, seeded).
-
-    They act on 0..255 pixels, only when ``training=True``, so the exported
-    model and evaluation see the images unchanged.
-    """
-    if not config.augmenting(dataset):
-        return []
-    # Dark-background grey images (MNIST family) fill with black; photos
-    # reflect their border.
-    fill_mode = "constant" if channels == 1 else "reflect"
-    found = []
-    if config.flip:
-        found.append(keras.layers.RandomFlip("horizontal", seed=config.seed,
-                                             dtype="float32", name="random_flip"))
-    if config.rotation:
-        found.append(keras.layers.RandomRotation(config.rotation, fill_mode=fill_mode,
-                                                 seed=config.seed + 1, dtype="float32",
-                                                 name="random_rotation"))
-    if config.zoom:
-        found.append(keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode=fill_mode,
-                                             seed=config.seed + 2, dtype="float32",
-                                             name="random_zoom"))
-    if config.contrast:
-        found.append(keras.layers.RandomContrast(config.contrast, value_range=(0, 255),
-                                                 seed=config.seed + 3, dtype="float32",
-                                                 name="random_contrast"))
-    return found
-
-
 def build_classifier(config, input_shape, num_classes, dataset=None):
     """The uncompiled model: augmentation -> rescaling -> ``config.arch``."""
     preprocessing = augmentation_layers(config, input_shape[-1], dataset)
     preprocessing.append(keras.layers.Rescaling(1.0 / 255.0, dtype="float32", name="rescale"))
     return build_model(config.arch, input_shape, num_classes, width=config.width,
                        preprocessing=preprocessing)
-
-
-def prepare_images(images, height, width, channels, signature="classify"):
-    """uint8 ``(N, h, w, 1 or 3)`` -> float32 ``(N, height, width, channels)``.
-
-    Grey and colour are converted to the model's channels and the images
-    resized (bilinear, antialiased: the way ``dlsuite.apps.data`` resized the
-    training images). What is no non-empty rank-4 batch of 1- or 3-channel
-    images of at most ``signature_inputs.MAX_IMAGE_PIXELS`` fails with a
-    message that says what was expected
-    (:func:`dlsuite.apps.runtime.signature_inputs.image_batch`).
-    """
-    images = signature_inputs.image_batch(images, signature=signature)
-    given = tf.shape(images)[-1]
-    x = tf.cast(images, tf.float32)
-    if channels == 1:
-        x = tf.cond(tf.equal(given, 3), lambda: tf.image.rgb_to_grayscale(x),
-                    lambda: x[..., :1])
-    else:
-        x = tf.cond(tf.equal(given, 1), lambda: tf.image.grayscale_to_rgb(x[..., :1]),
-                    lambda: x[..., :3])
-    x = tf.ensure_shape(x, [None, None, None, channels])
-    return tf.image.resize(x, (height, width), method="bilinear", antialias=True)
-
-
-def read_image(path):
-    """A file -> uint8 ``(H, W, 1 or 3)``; a clear error when it is no image."""
-    try:
-        contents = tf.io.read_file(str(path))
-        image = tf.io.decode_image(contents, expand_animations=False).numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-        # TensorFlow's message starts with "{{function_node ...}}" and ends
-        # with "[Op:DecodeImage]"; keep the sentence between.
-        message = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", str(error)).strip() or type(error).__name__
-        raise UsageError(
-            f"{path} is not an image this app can read (PNG, JPEG, GIF or BMP): {message}"
-        ) from None
-    if image.dtype != np.uint8:  # 16-bit PNG
-        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
-    if image.shape[-1] == 2:  # grey + alpha
-        image = image[..., :1]
-    elif image.shape[-1] == 4:  # RGB + alpha
-        image = image[..., :3]
-    return image
 
 
 @register_app("cnn")
@@ -205,7 +131,7 @@ class CNNApp(ClassificationApp):
         )
         if figure is None:
             return
-        figures.save_figure(figure, run.path / "misclassified.png")
+        save_figure(figure, run.path / "misclassified.png")
         sections.append("### Misclassified dev images\n\n"
                         "![misclassified dev images](misclassified.png)\n")
 

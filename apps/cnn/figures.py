@@ -1,16 +1,13 @@
 """Figures of the cnn app: a grid of misclassified images, for the report
 and for TensorBoard's Images tab, and the dev confusion matrix there too."""
 
-import io
 import os
 import tempfile
 
 import keras
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import figure_to_png, pyplot as plt
 
 
 def misclassified_examples(groups, limit=25):
@@ -52,19 +49,6 @@ def misclassified_grid(images, examples, columns=5):
         axis.set_title(f"true: {true_name}\npredicted: {predicted_name}", fontsize=8)
     figure.tight_layout()
     return figure
-
-
-def save_figure(figure, path):
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-
-
-def figure_to_png(figure):
-    """PNG bytes of ``figure`` (closed afterwards)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def predictions_from_groups(y_true, groups, class_names):

@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 from PIL import Image
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 FORMATS = ("coco", "voc", "yolo")
 SPLITS = ("train", "val", "test")

@@ -13,7 +13,7 @@ import numpy as np
 
 from dlsuite.apps.data import annotations, scenes, splitting
 from dlsuite.apps.data.splits import DataSplits
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def pad_boxes(rows, max_boxes=None):

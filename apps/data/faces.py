@@ -18,7 +18,7 @@ import importlib.util
 import numpy as np
 
 from dlsuite.apps.data import files
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 MTCNN_INSTALL_HINT = "pip install 'mtcnn~=1.0.0' (or the dlsuite[faces] extra)"
 # A face is accepted at this MTCNN confidence or above.

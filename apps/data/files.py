@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # What keras.utils.image_dataset_from_directory reads.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")

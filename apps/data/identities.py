@@ -19,7 +19,7 @@ import numpy as np
 
 from dlsuite.apps.data import faces, load, splitting
 from dlsuite.apps.data.splits import DataSplits
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Record every held-out identity's name in the run up to this many.
 NAMES_RECORDED = 50

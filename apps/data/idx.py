@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # The IDX type code of unsigned bytes; the only one these data sets use.
 UNSIGNED_BYTE = 0x08

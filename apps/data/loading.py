@@ -7,7 +7,7 @@ import numpy as np
 
 from dlsuite.apps.data import sources, splitting
 from dlsuite.apps.data.splits import DataSplits
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Valid data set names, in the order help texts list them.
 DATASETS = tuple(sources.LOADERS)

@@ -47,7 +47,7 @@ import numpy as np
 from dlsuite.apps.data import splitting
 from dlsuite.apps.data.splits import DataSplits
 from dlsuite.apps.data.text import package_dir, read_utf8_file
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 CORPORA = ("dates", "numbers", "catalogs", "tsv")
 CATALOG_SOURCES = ("all", "django", "system")

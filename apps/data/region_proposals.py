@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 SEARCH_MODES = ("fast", "quality", "single")
 INSTALL = ("selective search needs OpenCV's contrib modules: pip install "

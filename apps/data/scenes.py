@@ -28,7 +28,7 @@ from PIL import Image
 
 from dlsuite.apps.data import sources, splitting
 from dlsuite.apps.data.splits import DataSplits
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # A pixel above this (0..255) is ink: it belongs to the object's tight box.
 INK = 40

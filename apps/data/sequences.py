@@ -39,7 +39,7 @@ import numpy as np
 from dlsuite.apps.data import splitting
 from dlsuite.apps.data.splits import DataSplits
 from dlsuite.apps.data.text import package_dir
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 DATASETS = ("japanese_vowels", "gunpoint", "csv")
 TS_PROBLEMS = {"japanese_vowels": "JapaneseVowels", "gunpoint": "GunPoint"}

@@ -25,7 +25,7 @@ import zipfile
 import numpy as np
 
 from dlsuite.apps.data import files, idx
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Where Debian's dataset-fashion-mnist package puts the IDX files. A module
 # constant so that tests can point it elsewhere.

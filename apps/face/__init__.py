@@ -35,8 +35,8 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.cnn import read_image
-from dlsuite.apps.cnn.models import ARCHITECTURES
+from dlsuite.apps.kits.vision import read_image
+from dlsuite.apps.kits.vision.architectures import ARCHITECTURES
 from dlsuite.apps.data import faces
 from dlsuite.apps.data.identities import load_identities, transformed_identities
 from dlsuite.apps.face import verification
@@ -47,7 +47,7 @@ from dlsuite.apps.face.pipeline import identity_batches
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.app import App, batch_size_for_check
 from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.signature_inputs import explain
 from dlsuite.callbacks import EmbeddingProjector, TripletMonitor
 from dlsuite.losses.pairwise_distances import DISTANCES

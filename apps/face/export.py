@@ -13,7 +13,7 @@ server needs nothing else::
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.cnn import prepare_images
+from dlsuite.apps.kits.vision import prepare_images
 from dlsuite.apps.face.verification import UNKNOWN
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import Endpoint

@@ -2,13 +2,11 @@
 same and different pairs with the threshold, and the worst false accepts and
 false rejects (the curriculum's error analysis, applied to verification)."""
 
-import matplotlib
 import numpy as np
 
-from dlsuite.apps.cnn.figures import save_figure
+from dlsuite.apps.runtime.figures import save_figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import pyplot as plt
 
 
 def roc_figure(curves, path):

@@ -3,7 +3,7 @@
 FaceNet's architecture (Schroff et al. 2015, figure 2): a deep convolutional
 network, then an embedding ``f(x)`` of ``embedding_dim`` values normalised to
 ``||f(x)|| = 1``, trained with the triplet loss. The backbone is any
-``cnn`` architecture without its classifier (``dlsuite.apps.cnn.models.
+``cnn`` architecture without its classifier (``dlsuite.apps.kits.vision.architectures.
 build_backbone``); its last feature map is averaged over space, projected to
 ``embedding_dim`` and L2-normalised by Keras's ``UnitNormalization`` (in
 float32 under every dtype policy, so distances and the loss are float32).
@@ -11,8 +11,8 @@ float32 under every dtype policy, so distances and the loss are float32).
 
 import keras
 
-from dlsuite.apps.cnn import augmentation_layers
-from dlsuite.apps.cnn.models import build_backbone
+from dlsuite.apps.kits.vision import augmentation_layers
+from dlsuite.apps.kits.vision.architectures import build_backbone
 from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 from dlsuite.losses import TripletLoss
 

@@ -20,7 +20,7 @@ iteration.
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def identity_batches(x, y, identities, examples, replicas, steps, seed, epoch=None):

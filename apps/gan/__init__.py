@@ -4,7 +4,7 @@ Two optimizers, alternating discriminator/generator steps, the
 non-saturating loss with one-sided label smoothing (``dlsuite.apps.gan.models``).
 Every epoch logs both losses, ``D(x)`` and ``D(G(z))``, a fixed-noise image
 grid, and sample quality measured with a reference classifier trained on the
-same data (``dlsuite.apps.gan.quality``): classifier Inception Score, Frechet
+same data (``dlsuite.apps.kits.generative.quality``): classifier Inception Score, Frechet
 distance in its feature space, and the label accuracy of a conditional
 model. The export's ``generate(noise[, labels])`` returns uint8 images.
 StyleGAN (``dlsuite.apps.gan.stylegan``, ``dlsuite.apps.gan.style_app``) exports
@@ -20,51 +20,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.data import load
-from dlsuite.apps.gan.images import ImageGridLogger, image_grid
 from dlsuite.apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
-from dlsuite.apps.gan.quality import GenerativeQuality, measure, reference_classifier
 from dlsuite.apps.gan import style_app
 from dlsuite.apps.gan.style_networks import check_resolution
+from dlsuite.apps.kits.generative import (GenerativeConfig, GenerativeQuality, ImageGridLogger,
+                                          image_grid, load_image_data, measure,
+                                          reference_classifier, reference_images)
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
-from dlsuite.apps.runtime.config import (BaseConfig, require_fraction, require_non_negative,
-                                 require_positive)
+from dlsuite.apps.runtime.config import require_fraction, require_non_negative, require_positive
 from dlsuite.apps.runtime.optim import compile_options
-
-DATASETS = ("auto", "digits", "mnist5k", "fashion_mnist", "images")
-
-
-@dataclasses.dataclass(frozen=True)
-class GenerativeConfig(BaseConfig):
-    """Fields the image-generating apps (GAN, VAE) share: the image source
-    and the classifier-based sample quality measured every epoch."""
-
-    dataset: typing.Literal[DATASETS] = "mnist5k"
-    # Square size images are resized to (None = the data set's own).
-    image_size: int | None = None
-    limit: int | None = None
-    batch_size: int = 64
-    epochs: int = 20
-    noise_seed: int = 0
-    # Sample quality every epoch with the reference classifier.
-    quality: bool = True
-    quality_samples: int = 500
-    classifier_epochs: int = 3
-    collapse_threshold: float = 0.5
-
-    def validate(self):
-        super().validate()
-        require_positive(self, "quality_samples", "classifier_epochs")
-        if not 0.0 <= self.collapse_threshold <= 1.0:
-            raise ValueError("collapse_threshold must be in [0, 1]. "
-                             f"Received: collapse_threshold={self.collapse_threshold}")
-        if self.image_size is not None and self.image_size < 4:
-            raise ValueError(f"image_size must be >= 4. Received: image_size={self.image_size}")
-        if self.dataset == "images" and not self.data_dir:
-            raise ValueError("dataset=images needs --set data_dir=FOLDER")
-
 
 @dataclasses.dataclass(frozen=True)
 class GANConfig(GenerativeConfig):
@@ -130,20 +96,8 @@ class GANConfig(GenerativeConfig):
             check_resolution(self.image_size)
 
 
-def load_image_data(config):
-    """The config's image data set (uint8, NHWC), shared with the VAE app."""
-    return load(config.dataset, seed=config.seed, dev_fraction=config.dev_fraction,
-                test_fraction=config.test_fraction, data_dir=config.data_dir,
-                image_size=config.image_size, limit=config.limit)
-
-
 def fixed_noise(count, latent_dim, seed):
     return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype("float32")
-
-
-def reference_images(data, count):
-    x = data.x_test if len(data.x_test) else data.x_dev
-    return x[:count] if len(x) else data.x_train[:count]
 
 
 @register_app("gan")
@@ -272,8 +226,8 @@ class GANApp(App):
         as ``np.savetxt`` writes): the export's ``generate`` turns them into
         images, saved as a grid ``<file>.png`` beside it (a StyleGAN's
         untruncated, ``truncation_psi=1``)."""
-        from dlsuite.apps.gan.images import save_png
-        from dlsuite.apps.runtime.errors import UsageError
+        from dlsuite.apps.kits.generative.images import save_png
+        from dlsuite.apps.errors import UsageError
 
         config = self.config or self.default_config()
         if config.variant == "conditional":
@@ -301,7 +255,7 @@ class GANApp(App):
 
     # -- report ---------------------------------------------------------------
     def report(self, model, config, data, run):
-        from dlsuite.apps.gan.images import save_png
+        from dlsuite.apps.kits.generative.images import save_png
 
         save_png(self.sample_grid(model, config, data), run.path / "samples.png")
         metrics, sections = {}, [

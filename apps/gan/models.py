@@ -19,7 +19,7 @@ already in ``[-1, 1]``) and leave the generator as float32 in ``[-1, 1]``.
 import keras
 import tensorflow as tf
 
-from dlsuite.apps.gan.noise import replica_noise
+from dlsuite.apps.kits.generative.noise import replica_noise
 from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
 from dlsuite.layers import FusedBatchNormalization
 from dlsuite.losses import discriminator_loss, generator_loss
@@ -144,7 +144,7 @@ def _per_example_mean(values):
 class DCGAN(MultiOptimizerModel):
     """Deep convolutional GAN with alternating discriminator/generator steps.
 
-    Per step, with ``z`` drawn per example (``dlsuite.apps.gan.noise``) and
+    Per step, with ``z`` drawn per example (``dlsuite.apps.kits.generative.noise``) and
     ``s = label_smoothing``, one batch ``G(z)`` is generated, then in turn::
 
         discriminator: minimise BCE(1 - s, D(x)) + BCE(0, D(G(z)))

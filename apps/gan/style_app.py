@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from dlsuite.apps.data.loading import resize_images
-from dlsuite.apps.gan.images import ImageGridLogger, image_grid, save_png
+from dlsuite.apps.kits.generative.images import ImageGridLogger, image_grid, save_png
 from dlsuite.apps.gan.models import to_uint8
 from dlsuite.apps.gan.style_networks import (build_mapping, build_style_discriminator, build_synthesis,
                                      num_styles)

@@ -19,7 +19,7 @@ unpacking and noise it shares), with
 
 Every random choice of a step (both codes, the mixing choice and layer,
 the noise maps) is drawn for the GLOBAL batch from ``(noise_seed, step)``
-and each replica keeps its rows (``dlsuite.apps.gan.noise``), so one replica and N
+and each replica keeps its rows (``dlsuite.apps.kits.generative.noise``), so one replica and N
 replicas take the same step. Inference (``generate``, ``mix``, the
 exports) uses a fixed noise map per layer (StyleGAN2's "const" noise
 mode), so the same inputs always give the same images.
@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 
 from dlsuite.apps.gan.models import DCGAN, from_config_with_models
-from dlsuite.apps.gan.noise import replica_noise, replica_uniform
+from dlsuite.apps.kits.generative.noise import replica_noise, replica_uniform
 from dlsuite.losses import discriminator_loss, generator_loss, r1_penalty
 
 # Seed stream of the inference noise maps (training uses the step's streams).

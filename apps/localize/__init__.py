@@ -22,16 +22,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.cnn import prepare_images, read_image
-from dlsuite.apps.detection import figures
-from dlsuite.apps.detection.backbone import feature_extractor
-from dlsuite.apps.detection.config import SceneDataConfig
-from dlsuite.apps.detection.export import call_signature, output_path
+from dlsuite.apps.kits.vision import prepare_images, read_image
+from dlsuite.apps.kits.detection import figures
+from dlsuite.apps.kits.detection.backbone import feature_extractor
+from dlsuite.apps.kits.detection.config import SceneDataConfig
+from dlsuite.apps.kits.detection.export import call_signature, output_path
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
 from dlsuite.apps.runtime.config import require_positive
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 
 

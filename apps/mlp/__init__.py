@@ -22,7 +22,7 @@ from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
 from dlsuite.apps.runtime.classification import ClassificationApp, compile_classifier, output_units
 from dlsuite.apps.runtime.config import BaseConfig, require_fraction
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 DATASETS = ("breast_cancer", "digits", "mnist5k", "fashion_mnist", "csv")
 

@@ -13,7 +13,7 @@ digits, or Fashion-MNIST images, or your COCO / VOC / YOLO folder):
   the shared map proposes the regions, ROI align pools them, and the whole
   trains end to end.
 
-Per-class NMS follows (``dlsuite.apps.detection``). Every epoch logs dev mAP@0.5
+Per-class NMS follows (``dlsuite.apps.kits.detection``). Every epoch logs dev mAP@0.5
 and mAP@[.5:.95] (pycocotools), scenes and PR curves to TensorBoard, and
 the proposals' recall (and, for ``faster``, its proposals on dev scenes).
 The export's ``detect`` returns ``boxes, scores, classes, count``; for
@@ -28,9 +28,9 @@ import keras
 import numpy as np
 
 from dlsuite.apps.data.detection import resize_with_boxes
-from dlsuite.apps.detection import export
-from dlsuite.apps.detection.app import DetectionApp
-from dlsuite.apps.detection.config import DetectionConfig
+from dlsuite.apps.kits.detection import export
+from dlsuite.apps.kits.detection.app import DetectionApp
+from dlsuite.apps.kits.detection.config import DetectionConfig
 from dlsuite.apps.rcnn import proposals as proposal_search
 from dlsuite.apps.rcnn import report as rcnn_report
 from dlsuite.apps.rcnn.model import VARIANTS, build_detector

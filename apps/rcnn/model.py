@@ -27,8 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.cnn.models import build_backbone
-from dlsuite.apps.detection.backbone import feature_extractor
+from dlsuite.apps.kits.vision.architectures import build_backbone
+from dlsuite.apps.kits.detection.backbone import feature_extractor
 from dlsuite.apps.rcnn import targets
 from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
 from dlsuite.layers import ROIAlign, ROIPooling, RPNHead

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.detection import figures
+from dlsuite.apps.kits.detection import figures
 from dlsuite.apps.rcnn import proposals as proposal_search
 from dlsuite.apps.rcnn.targets import recall
 

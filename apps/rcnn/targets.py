@@ -18,7 +18,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.detection.boxes import convert, iou
+from dlsuite.apps.kits.detection.boxes import convert, iou
 
 # Fast R-CNN's target normalisation: x, y deltas / 0.1, w, h deltas / 0.2.
 ROI_VARIANCE = (0.1, 0.1, 0.2, 0.2)
@@ -264,7 +264,7 @@ def recall(proposals, valid, truths, counts=(100, 300), threshold=0.5):
     """Share of true boxes (numpy ``(N, M, 5)``) that one of the first
     ``count`` proposals (numpy ``(N, P, 4)``, padded) overlaps by
     ``threshold`` IoU or more, for each count."""
-    from dlsuite.apps.detection.evaluation import _pairwise_iou
+    from dlsuite.apps.kits.detection.evaluation import pairwise_iou
 
     found = {count: 0 for count in counts}
     total = 0
@@ -275,6 +275,6 @@ def recall(proposals, valid, truths, counts=(100, 300), threshold=0.5):
         boxes = np.asarray(boxes)[np.asarray(mask, bool)]
         for count in counts:
             if len(rows) and len(boxes[:count]):
-                found[count] += int((_pairwise_iou(boxes[:count], rows[:, :4]).max(0)
+                found[count] += int((pairwise_iou(boxes[:count], rows[:, :4]).max(0)
                                      >= threshold).sum())
     return {count: found[count] / max(total, 1) for count in counts}

@@ -2,4 +2,4 @@
 
 from dlsuite.apps.runtime.app import App, Endpoint
 from dlsuite.apps.runtime.config import BaseConfig
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError

@@ -8,7 +8,6 @@ dev set grouped by true -> predicted class, and a confusion matrix.
 """
 
 import keras
-import matplotlib
 import numpy as np
 import sklearn.metrics
 
@@ -18,8 +17,7 @@ from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 from dlsuite.callbacks import BiasVarianceMonitor, ErrorAnalysisLogger, bias_variance, error_groups
 from dlsuite.callbacks.error_analysis import markdown_table, predicted_classes
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import save_figure, pyplot as plt
 
 
 def output_units(output, num_classes):
@@ -75,8 +73,7 @@ def confusion_figure(y_true, y_pred, class_names, path):
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path)
     return matrix
 
 

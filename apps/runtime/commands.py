@@ -8,7 +8,7 @@ import tensorflow as tf
 from dlsuite.apps import registry
 from dlsuite.apps.runtime import config as config_lib
 from dlsuite.apps.runtime import atomic, signature_inputs, training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.export import export_model
 from dlsuite.apps.runtime.report import write_report
 from dlsuite.apps.runtime.run_dir import RunDir

@@ -13,7 +13,7 @@ import json
 import types
 import typing
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 OPTIMIZERS = ("batch_gd", "sgd", "minibatch_gd", "momentum", "adagrad", "rmsprop", "adam")
 

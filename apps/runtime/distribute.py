@@ -12,7 +12,7 @@ import functools
 
 import tensorflow as tf
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Exit statuses that mean "fix something first", never "start again".
 NOT_RESTARTABLE = {2: "a usage error", 3: "the loss diverged"}

@@ -46,7 +46,7 @@ import os
 
 import keras
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Keras versions the two replacements were written against and tested with.
 TESTED_KERAS = ("3.15.",)

@@ -16,7 +16,7 @@ import functools
 import keras
 import tensorflow as tf
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 

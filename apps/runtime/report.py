@@ -2,12 +2,9 @@
 
 import json
 
-import matplotlib
-
 from dlsuite.apps.runtime import atomic
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import save_figure, pyplot as plt
 
 
 def learning_curves(rows, path):
@@ -26,8 +23,7 @@ def learning_curves(rows, path):
         axis.set_title(name)
         axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path)
     return path
 
 

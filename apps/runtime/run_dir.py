@@ -27,7 +27,7 @@ import shutil
 import tempfile
 
 from dlsuite.apps.runtime import atomic
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 RECORD = "config.json"
 

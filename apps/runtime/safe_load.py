@@ -27,7 +27,7 @@ import zipfile
 import h5py
 import keras
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Packages whose registered classes a dlsuite file may name.
 OWN_PACKAGES = ("apps", "layers", "losses", "callbacks")

@@ -17,7 +17,7 @@ import tensorflow as tf
 from dlsuite.apps import registry
 from dlsuite.apps.runtime import config as config_lib
 from dlsuite.apps.runtime import atomic, distribute, precision, safe_load
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.export import export_model
 from dlsuite.apps.runtime.optim import per_replica_batch_size
 from dlsuite.apps.runtime.report import write_report

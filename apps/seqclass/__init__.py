@@ -29,14 +29,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.charlm.model import CELLS
+from dlsuite.apps.kits.recurrent import CELLS, recurrent_layer as cell_layer
 from dlsuite.apps.data.sequences import DATASETS, load_sequences
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
 from dlsuite.apps.runtime.classification import ClassificationApp, compile_classifier
 from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.layers import NaNMasking
 
 # The longest series classify takes, in steps.
@@ -77,10 +77,8 @@ class SeqClassConfig(BaseConfig):
 
 
 def recurrent_layer(config, return_sequences, name):
-    make = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
-            "rnn": keras.layers.SimpleRNN}[config.cell]
-    kwargs = {"reset_after": config.reset_after} if config.cell == "gru" else {}
-    layer = make(config.units, return_sequences=return_sequences, name=name, **kwargs)
+    layer = cell_layer(config.cell, config.units, return_sequences=return_sequences,
+                       reset_after=config.reset_after, name=name)
     if config.bidirectional:
         return keras.layers.Bidirectional(layer, name=f"bidirectional_{name}")
     return layer

@@ -28,7 +28,7 @@ import numpy as np
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.app import App
 from dlsuite.apps.runtime.config import BaseConfig, require_non_negative, require_positive
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 from dlsuite.apps.style import export, figures, weights
 from dlsuite.apps.style.data import load_style_data

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.style import images as image_files
 from dlsuite.apps.style.models import to_uint8
 

@@ -6,12 +6,10 @@ import json
 import pathlib
 
 import keras
-import matplotlib
 import numpy as np
 import tensorflow as tf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import save_figure, pyplot as plt
 
 COSTS_FILE = "costs.jsonl"
 COST_NAMES = ("loss", "content_cost", "style_cost", "total_variation")
@@ -97,8 +95,7 @@ def side_by_side(panels, path):
         axis.set_title(title)
         axis.axis("off")
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path)
     return path
 
 
@@ -117,8 +114,7 @@ def cost_curves(rows, path):
         axis.set_xlabel("step")
         axis.set_title(name)
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path)
     return path
 
 
@@ -131,6 +127,5 @@ def photo_grid(pairs, path):
             axes[row][column].axis("off")
         axes[0][column].set_title(name)
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path)
     return path

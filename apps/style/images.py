@@ -27,7 +27,7 @@ import numpy as np
 
 from dlsuite.apps.data.files import IMAGE_EXTENSIONS
 from dlsuite.apps.data.sources import keras_datasets_dir
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Where starry_night.jpg may be: Debian's package installed, or only its
 # file extracted by `make data` into the Keras cache.

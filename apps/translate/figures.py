@@ -1,15 +1,10 @@
 """Attention heat maps: which source tokens each output token attended to."""
 
-import io
-
-import matplotlib
 import numpy as np
 
 from dlsuite.apps.runtime import atomic
+from dlsuite.apps.runtime.figures import pyplot as plt
 from dlsuite.apps.translate import tokens as tok
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def _label(token):
@@ -54,13 +49,6 @@ def attention_figure(examples, title=None):
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return figure
-
-
-def png_bytes(figure):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def save_png(data, path):

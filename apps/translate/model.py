@@ -41,6 +41,8 @@ any precision.
 
 import keras
 
+from dlsuite.apps.kits.recurrent import recurrent_layer
+
 CELLS = ("lstm", "gru")
 ATTENTIONS = ("additive", "dot", "none")
 # Layer names the decoding code looks up.
@@ -68,12 +70,9 @@ def state_parts(cell):
 
 
 def recurrent(cell, units, name, return_state=False):
-    common = dict(return_sequences=True, return_state=return_state, name=name)
-    if cell == "lstm":
-        return keras.layers.LSTM(units, **common)
-    if cell == "gru":
-        return keras.layers.GRU(units, **common)
-    raise ValueError(f"cell must be one of {CELLS}. Received: cell={cell!r}")
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}. Received: cell={cell!r}")
+    return recurrent_layer(cell, units, return_state=return_state, name=name)
 
 
 def string_lookup(vocabulary, name):

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dlsuite.apps.runtime.figures import figure_to_png
 from dlsuite.apps.translate import bleu, figures
 
 
@@ -79,7 +80,7 @@ class TranslationMonitor(keras.callbacks.Callback):
             if self.maps and self._translator.attention_kind != "none":
                 examples = attention_examples(self._translator, self.sources[:self.maps],
                                               outputs[:self.maps])
-                png = figures.png_bytes(figures.attention_figure(examples))
+                png = figure_to_png(figures.attention_figure(examples), dpi=90)
                 tf.summary.image("attention", tf.image.decode_png(png)[tf.newaxis], step=epoch)
         self._writer.flush()
 

@@ -2,6 +2,7 @@
 
 import time
 
+from dlsuite.apps.runtime.figures import figure_to_png
 from dlsuite.apps.translate import bleu, figures
 from dlsuite.apps.translate.monitor import attention_examples, decode_in_chunks
 
@@ -77,7 +78,7 @@ def translation_report(translator, config, data, run):
         shown = min(config.attention_examples, len(dev_sources))
         if translator.attention_kind != "none" and shown:
             examples = attention_examples(translator, dev_sources[:shown], outputs[:shown])
-            png = figures.png_bytes(figures.attention_figure(
+            png = figure_to_png(figures.attention_figure(
                 examples, title=f"{config.attention} attention, dev examples ({label})"))
             figures.save_png(png, run.path / "attention.png")
             sections += ["## Attention", "",

@@ -6,7 +6,7 @@ With ``beta = 1`` and BCE the logged ``loss`` is the negative ELBO, so
 ``val_loss`` is the dev set's -ELBO every epoch and the report gives the
 test ELBO. Every epoch TensorBoard gets reconstructions of fixed dev images
 and a 2-D latent traversal grid; samples from the prior are measured with
-the GAN app's reference classifier (``dlsuite.apps.gan.quality``). The export has
+the GAN app's reference classifier (``dlsuite.apps.kits.generative.quality``). The export has
 ``encode`` (uint8 images -> z_mean, z_log_var), ``decode`` (z -> uint8
 images) and ``sample(n, seed)``.
 """
@@ -19,9 +19,9 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from dlsuite.apps.gan import GenerativeConfig, load_image_data, reference_images
-from dlsuite.apps.gan.images import ImageGridLogger, image_grid, save_png
-from dlsuite.apps.gan.quality import GenerativeQuality, measure, reference_classifier
+from dlsuite.apps.kits.generative import (GenerativeConfig, GenerativeQuality, ImageGridLogger,
+                                          image_grid, load_image_data, measure,
+                                          reference_classifier, reference_images, save_png)
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check

@@ -14,7 +14,7 @@ evidence lower bound (ELBO) in nats, one-sample estimate.
 import keras
 import tensorflow as tf
 
-from dlsuite.apps.gan.noise import replica_noise
+from dlsuite.apps.kits.generative.noise import replica_noise
 from dlsuite.apps.runtime.custom_step import MultiOptimizerModel
 from dlsuite.layers import Sampling
 from dlsuite.losses import kl_divergence

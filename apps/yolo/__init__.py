@@ -21,8 +21,8 @@ import typing
 import keras
 import numpy as np
 
-from dlsuite.apps.detection.app import DetectionApp
-from dlsuite.apps.detection.config import DetectionConfig
+from dlsuite.apps.kits.detection.app import DetectionApp
+from dlsuite.apps.kits.detection.config import DetectionConfig
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.config import require_positive
 from dlsuite.apps.runtime.optim import compile_options

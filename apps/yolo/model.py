@@ -4,7 +4,7 @@
 import keras
 import numpy as np
 
-from dlsuite.apps.detection.backbone import feature_extractor
+from dlsuite.apps.kits.detection.backbone import feature_extractor
 
 # The objectness logit every slot starts at: sigmoid(-4) = 0.018, about the
 # share of slots that hold an object, so the first steps are not spent

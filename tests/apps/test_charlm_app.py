@@ -15,7 +15,7 @@ from dlsuite.apps.charlm.model import build_language_model, compile_language_mod
 from dlsuite.apps.data import text as text_data
 from dlsuite.apps.runtime import commands
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.apps.fresh_process import value_from_fresh_process
 from tests.apps.tiny_runs import train_tiny
 

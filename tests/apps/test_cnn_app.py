@@ -9,7 +9,7 @@ import tensorflow as tf
 from dlsuite.apps.cnn import CNNConfig, augmentation_layers, build_classifier
 from dlsuite.apps.runtime import commands
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 TINY = ["dataset=digits", "limit=200", "width=0.0625", "epochs=1", "batch_size=16",
         "patience=0"]
@@ -163,6 +163,7 @@ def test_bad_settings_are_usage_errors(override, message):
 
 def test_misclassified_examples_cover_many_confusions_and_rebuild_predictions():
     from dlsuite.apps.cnn import figures
+    from dlsuite.apps.runtime.figures import save_figure
     from dlsuite.callbacks import error_groups
 
     y_true = np.array([0, 0, 0, 1, 1, 2, 2])
@@ -178,4 +179,4 @@ def test_misclassified_examples_cover_many_confusions_and_rebuild_predictions():
     assert figures.misclassified_grid(images, []) is None
     figure = figures.misclassified_grid(images, picked)
     assert len(figure.axes) == 5  # one row of five, the last two blank
-    figures.save_figure(figure, "/dev/null")
+    save_figure(figure, "/dev/null")

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from dlsuite.apps.cnn import models
+from dlsuite.apps.kits.vision import architectures as models
 from dlsuite.layers import BottleneckBlock, InceptionModule, LocalResponseNormalization, ResidualBlock
 
 IMAGENET = (224, 224, 3)
@@ -139,7 +139,7 @@ def test_invalid_arguments(kwargs, message):
     ("lenet5", (1, 1, 30)), ("vgg16", (1, 1, 128)), ("resnet18", (4, 4, 128)),
     ("resnet50", (4, 4, 512)), ("inception", (4, 4, 256))])
 def test_backbone_is_the_classifier_without_its_head(arch, feature_shape):
-    from dlsuite.apps.cnn.models import build_backbone
+    from dlsuite.apps.kits.vision.architectures import build_backbone
 
     backbone = build_backbone(arch, (28, 28, 1), width=0.25)
     assert tuple(backbone.output.shape[1:]) == feature_shape

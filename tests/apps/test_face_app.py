@@ -13,7 +13,7 @@ from dlsuite.apps.face.model import build_embedding_model, compile_embedding_mod
 from dlsuite.apps.face.pipeline import identity_batches
 from dlsuite.apps.runtime import commands, training
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.apps.fresh_process import value_from_fresh_process
 from tests.runtime.helpers import weights_of
 

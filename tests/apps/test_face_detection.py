@@ -12,7 +12,7 @@ from skimage import data as samples  # noqa: E402
 from dlsuite.apps.data import faces  # noqa: E402
 from dlsuite.apps.data.identities import load_identities  # noqa: E402
 from dlsuite.apps.face import FaceApp, FaceConfig  # noqa: E402
-from dlsuite.apps.runtime.errors import UsageError  # noqa: E402
+from dlsuite.apps.errors import UsageError  # noqa: E402
 
 
 def _write(path, image):

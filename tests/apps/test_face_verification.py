@@ -7,7 +7,7 @@ import sklearn.metrics
 
 from dlsuite.apps.data.identities import load_identities, split_by_identity, transformed_identities
 from dlsuite.apps.face import verification
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def test_pairs_are_balanced_distinct_and_labelled():

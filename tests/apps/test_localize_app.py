@@ -7,7 +7,7 @@ import tensorflow as tf
 from dlsuite.apps.localize import MeanBoxIoU, LocalizeConfig, curriculum_to_xyxy, largest_box, to_curriculum
 from dlsuite.apps.runtime import commands
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.apps.fresh_process import signature_from_fresh_process
 
 TINY = ["limit=64", "width=0.125", "hidden_units=16", "batch_size=16", "epochs=2", "patience=0"]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlsuite.apps.detection.export import detect_arrays
+from dlsuite.apps.kits.detection.export import detect_arrays
 from dlsuite.apps.runtime import commands
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.rcnn import RCNNConfig
 from tests.apps.detect_checks import assert_detect_matches_live
 from tests.apps.fresh_process import signature_from_fresh_process

@@ -17,9 +17,9 @@ SETTINGS = {"rpn_positive_iou": 0.7, "rpn_negative_iou": 0.3, "rpn_batch": 32, "
 
 
 def _iou(a, b):
-    from dlsuite.apps.detection.evaluation import _pairwise_iou
+    from dlsuite.apps.kits.detection.evaluation import pairwise_iou
 
-    return _pairwise_iou(a, b)
+    return pairwise_iou(a, b)
 
 
 def test_anchors_have_the_sizes_and_ratios_at_every_cell_centre():
@@ -177,7 +177,7 @@ def test_a_missing_opencv_contrib_names_the_package(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without_cv2)
-    from dlsuite.apps.runtime.errors import UsageError
+    from dlsuite.apps.errors import UsageError
 
     with pytest.raises(UsageError, match="opencv-contrib-python-headless"):
         search.search(_scene(), search.SearchSettings())

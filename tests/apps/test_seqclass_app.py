@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from dlsuite.apps.runtime import commands
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.seqclass import (SeqClassConfig, build_classifier, finite_padded, stack_frames,
                            stack_frames_in_graph, unstack_frames)
 from tests.apps.fresh_process import value_from_fresh_process

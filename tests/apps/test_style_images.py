@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.style import images
 
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.style import weights
 from dlsuite.apps.style.models import FastStylizer, ImageOptimizer, build_transformer
 from dlsuite.layers import VGGFeatures

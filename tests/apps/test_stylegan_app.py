@@ -10,7 +10,7 @@ import tensorflow as tf
 from dlsuite.apps.data.splits import DataSplits
 from dlsuite.apps.gan import style_app
 from dlsuite.apps.runtime import commands, training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.apps.fresh_process import images_from_fresh_process
 
 TINY = ["variant=stylegan", "dataset=digits", "limit=300", "latent_dim=8", "w_dim=8",

@@ -13,7 +13,7 @@ import tensorflow as tf
 from dlsuite.apps import registry
 from dlsuite.apps.runtime import commands, safe_load, training
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.translate import tokens as tok
 from dlsuite.apps.translate.decoding import Translator
 from dlsuite.apps.translate.model import build_translation_model

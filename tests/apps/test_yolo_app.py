@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from dlsuite.apps.runtime import commands
 from dlsuite.apps.runtime.config import apply_overrides
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.yolo import YOLOConfig
 from tests.apps.detect_checks import assert_detect_matches_live
 from tests.apps.fresh_process import signature_from_fresh_process
@@ -81,7 +81,7 @@ def test_detections_trace_the_model_once_per_run_not_per_epoch(trained_run):
 
 
 def test_detect_takes_any_size_and_returns_boxes_in_its_pixels(trained_run):
-    from dlsuite.apps.cnn import prepare_images
+    from dlsuite.apps.kits.vision import prepare_images
 
     session, _, run_dir = trained_run
     app, config, data = session.app, session.config, session.data
@@ -153,7 +153,7 @@ def test_bad_settings_are_usage_errors(override, message):
 
 
 def test_a_stride_the_backbone_lacks_is_a_usage_error():
-    from dlsuite.apps.detection.backbone import feature_extractor
+    from dlsuite.apps.kits.detection.backbone import feature_extractor
 
     assert feature_extractor("resnet18", (64, 64, 1), 0.125, 16).output.shape[1:3] == (4, 4)
     with pytest.raises(UsageError, match="no feature map at stride 64; its strides are"):

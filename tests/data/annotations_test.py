@@ -8,7 +8,7 @@ import pytest
 
 from dlsuite.apps.data.annotations import FORMATS, read_detection_set, write_detection_set
 from dlsuite.apps.data.detection import load_detection
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 NAMES = ["zero", "one", "two"]
 

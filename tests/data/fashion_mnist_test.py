@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data import load, sources
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 OFFICIAL_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data import idx
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 @pytest.mark.parametrize("file_name", ["images-idx3-ubyte.gz", "images-idx3-ubyte"])

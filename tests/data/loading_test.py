@@ -9,7 +9,7 @@ import sklearn.datasets
 
 import dlsuite.apps.data as apps_data
 from dlsuite.apps.data import DATASETS, DataSplits, load
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def _row_hashes(array):

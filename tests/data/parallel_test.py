@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data import parallel
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def test_date_formats_are_day_first_with_four_digit_years():

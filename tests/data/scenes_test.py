@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data.scenes import INK, SceneSpec, _box_iou, generate_scenes, load_scenes
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def _objects(count=40, seed=0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data import sequences
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def test_japanese_vowels_keeps_the_archive_test_set_and_pads_with_nan():

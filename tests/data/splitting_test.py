@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data import splitting
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def _labels(counts):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.data import text
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def test_block_split_deals_whole_blocks_in_corpus_order():

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from dlsuite.apps.data import load
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 # Each class's images are one flat colour, so a label can be read off a pixel.
 CLASS_COLOURS = {"cat": (200, 10, 10), "ant": (10, 200, 10), "bee": (10, 10, 200)}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlsuite.apps.detection.boxes import convert, iou, non_max_suppression
-from dlsuite.apps.detection.evaluation import _pairwise_iou
+from dlsuite.apps.kits.detection.boxes import convert, iou, non_max_suppression
+from dlsuite.apps.kits.detection.evaluation import pairwise_iou
 
 
 def reference_iou(a, b):
@@ -37,7 +37,7 @@ def test_iou_equals_the_reference(name):
     keras_value = float(np.asarray(iou(np.array([first], "float32"),
                                        np.array([second], "float32")))[0, 0])
     assert keras_value == pytest.approx(expected, abs=1e-6)
-    assert _pairwise_iou([first], [second])[0, 0] == pytest.approx(expected, abs=1e-9)
+    assert pairwise_iou([first], [second])[0, 0] == pytest.approx(expected, abs=1e-9)
 
 
 def test_pairwise_and_batched_iou():

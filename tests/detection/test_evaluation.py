@@ -4,7 +4,7 @@ hand computation, and the error analysis on each kind of error."""
 import numpy as np
 import pytest
 
-from dlsuite.apps.detection.evaluation import classify_detections, coco_evaluate, error_analysis
+from dlsuite.apps.kits.detection.evaluation import classify_detections, coco_evaluate, error_analysis
 
 TRUTHS = np.array([
     [[10, 10, 30, 30, 0], [50, 50, 80, 90, 1], [-1, -1, -1, -1, -1]],

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from dlsuite.apps.runtime import commands, training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.runtime.helpers import TINY_MLP
 
 

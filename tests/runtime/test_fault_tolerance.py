@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.runtime import launch, training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.callbacks import RunBackup
 from tests.runtime.helpers import TINY_MLP, cli_process, copy_run, saved_weights
 

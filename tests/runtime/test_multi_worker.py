@@ -5,7 +5,7 @@ Step equality holds with dropout off: dropout masks are drawn per replica
 (each replica's seed generator draws a mask of its own slice), so with
 dropout two workers take a step of the same distribution as one process,
 not the same step. The GAN's noise is drawn replica-consistently
-(``dlsuite.apps.gan.noise``), so the DCGAN's steps are equal with ``dropout=0``.
+(``dlsuite.apps.kits.generative.noise``), so the DCGAN's steps are equal with ``dropout=0``.
 """
 
 import inspect
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.runtime import multi_worker, training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.runtime.helpers import cli_process, saved_weights
 
 MLP = ["dataset=digits", "limit=300", "hidden_units=16", "dropout=0", "patience=0",

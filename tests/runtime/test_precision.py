@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from dlsuite.apps.runtime import training
 from dlsuite.apps.runtime.distribute import make_strategy
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from dlsuite.apps.runtime.precision import resolve_precision, set_precision
 from tests.runtime.helpers import TINY_MLP, build_two_optimizer_model, two_optimizer_data, weights_of
 

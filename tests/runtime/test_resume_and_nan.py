@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlsuite.apps.runtime import training
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 from tests.runtime.helpers import TINY_MLP, CrashAt
 
 

@@ -3,12 +3,10 @@
 import pathlib
 
 import keras
-import matplotlib
 import numpy as np
 import tensorflow as tf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import pyplot as plt
 
 
 def image_grid(images, columns):

@@ -2,12 +2,12 @@
 
 import keras
 
-from dlsuite.apps.cnn.models import build_backbone
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.kits.vision.architectures import build_backbone
+from dlsuite.apps.errors import UsageError
 
 
 def feature_extractor(arch, input_shape, width, stride):
-    """``arch``'s backbone (``dlsuite.apps.cnn.models.build_backbone``) up to its last
+    """``arch``'s backbone (``dlsuite.apps.kits.vision.architectures.build_backbone``) up to its last
     feature map at ``stride`` input pixels per cell, so its output is
     ``input_size / stride`` cells a side. The model takes 0..255 pixels."""
     if input_shape[0] % stride or input_shape[1] % stride:

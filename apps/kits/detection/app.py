@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.detection import evaluation, export, figures
-from dlsuite.apps.detection.config import DetectionConfig
+from dlsuite.apps.kits.detection import evaluation, export, figures
+from dlsuite.apps.kits.detection.config import DetectionConfig
 from dlsuite.apps.runtime.app import App
+from dlsuite.apps.runtime.figures import figure_to_png
 
 
 def evaluate_split(app, model, config, data, images, true_boxes):
@@ -32,7 +33,7 @@ class DetectionEvaluation(keras.callbacks.Callback):
     early stopping and the best checkpoint see them), and, in TensorBoard's
     Images tab, dev scenes with predicted and true boxes and the per-class
     precision-recall curves, and in its Text tab the error analysis of the
-    dev detections (:func:`dlsuite.apps.detection.evaluation.error_analysis`). The
+    dev detections (:func:`dlsuite.apps.kits.detection.evaluation.error_analysis`). The
     test set is only looked at once, by the report."""
 
     def __init__(self, app, config, data, log_dir):
@@ -57,7 +58,7 @@ class DetectionEvaluation(keras.callbacks.Callback):
                 self.data.x_dev[:count], self.data.y_dev[:count], detections[:count],
                 self.data.class_names, self.config.display_threshold)
         figure = figures.pr_curves_figure(result, self.data.class_names)
-        pictures["dev_precision_recall"] = tf.io.decode_png(figures.figure_png(figure),
+        pictures["dev_precision_recall"] = tf.io.decode_png(figure_to_png(figure),
                                                             channels=3).numpy()
         analysis = evaluation.error_analysis(self.data.y_dev, detections,
                                              self.config.display_threshold)

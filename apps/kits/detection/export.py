@@ -15,12 +15,12 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from dlsuite.apps.cnn import prepare_images, read_image
-from dlsuite.apps.detection import figures
-from dlsuite.apps.detection.boxes import non_max_suppression, scale_boxes
+from dlsuite.apps.kits.vision import prepare_images, read_image
+from dlsuite.apps.kits.detection import figures
+from dlsuite.apps.kits.detection.boxes import non_max_suppression, scale_boxes
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import Endpoint, batch_size_for_check
-from dlsuite.apps.runtime.errors import UsageError
+from dlsuite.apps.errors import UsageError
 
 
 def postprocess(boxes, scores, settings):

@@ -5,14 +5,10 @@ predict``. Boxes are drawn with PIL on a copy of the image scaled up to at
 least :data:`MIN_SIDE` pixels so that labels stay legible on small scenes.
 """
 
-import io
-
-import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import figure_to_png, pyplot as plt
 
 MIN_SIDE = 256
 PREDICTED = (40, 220, 40)
@@ -89,17 +85,10 @@ def pr_curves_figure(evaluation, class_names):
     return figure
 
 
-def figure_png(figure):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return buffer.getvalue()
-
-
 def save_png(array_or_figure, path):
     """Save a uint8 picture or a matplotlib figure as a PNG file."""
     if isinstance(array_or_figure, np.ndarray):
         Image.fromarray(array_or_figure).save(path)
     else:
-        path.write_bytes(figure_png(array_or_figure))
+        path.write_bytes(figure_to_png(array_or_figure))
     return path

@@ -4,7 +4,7 @@ backbone, and the post-processing of detections."""
 import dataclasses
 import typing
 
-from dlsuite.apps.cnn.models import ARCHITECTURES
+from dlsuite.apps.kits.vision.architectures import ARCHITECTURES
 from dlsuite.apps.data.annotations import FORMATS
 from dlsuite.apps.data.detection import load_detection
 from dlsuite.apps.data.scenes import SCENE_SOURCES, SceneSpec

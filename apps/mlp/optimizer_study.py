@@ -16,15 +16,12 @@ needs a large one); ``learning_rate_scale`` multiplies all of them.
 import dataclasses
 import typing
 
-import matplotlib
-
 from dlsuite.apps.mlp import MLPConfig
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.app import App
 from dlsuite.apps.runtime.config import OPTIMIZERS
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from dlsuite.apps.runtime.figures import save_figure, pyplot as plt
 
 LEARNING_RATES = {"batch_gd": 0.5, "sgd": 0.01, "minibatch_gd": 0.1, "momentum": 0.05,
                   "adagrad": 0.05, "rmsprop": 0.001, "adam": 0.001}
@@ -107,8 +104,7 @@ class OptimizerStudyApp(App):
             axis.legend()
         figure.suptitle(f"{config.dataset}: the same network and initial weights, per optimizer")
         figure.tight_layout()
-        figure.savefig(run.path / "optimizers.png", dpi=80)
-        plt.close(figure)
+        save_figure(figure, run.path / "optimizers.png")
         sections = ["## Loss against epoch and wall-clock time", "", "![optimizers](optimizers.png)",
                     "", "\n".join(table), ""]
         return {"optimizers": metrics}, sections

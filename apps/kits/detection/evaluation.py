@@ -99,7 +99,7 @@ def coco_evaluate(true_boxes, detections, num_classes, image_shapes):
             "precision": precision.tolist()}
 
 
-def _pairwise_iou(boxes1, boxes2):
+def pairwise_iou(boxes1, boxes2):
     """numpy IoU ``(K1, K2)`` of xyxy boxes (zero-area boxes overlap nothing)."""
     boxes1 = np.asarray(boxes1, np.float64).reshape(-1, 4)
     boxes2 = np.asarray(boxes2, np.float64).reshape(-1, 4)
@@ -129,7 +129,7 @@ def classify_detections(true_rows, boxes, scores, classes, iou_threshold=0.5,
     """
     truths = _real(true_rows)
     order = np.argsort(-np.asarray(scores), kind="stable")
-    overlaps = _pairwise_iou(np.asarray(boxes)[order], truths[:, :4])
+    overlaps = pairwise_iou(np.asarray(boxes)[order], truths[:, :4])
     matched = np.zeros(len(truths), bool)
     kinds = [None] * len(order)
     for rank, index in enumerate(order):

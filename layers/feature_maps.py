@@ -1,4 +1,4 @@
-"""The input check the style-transfer costs share."""
+"""The input check of feature-map functions (the Gram matrix, the style costs)."""
 
 import keras
 
