@@ -23,9 +23,8 @@ import tensorflow as tf
 from dlsuite.apps.gan.models import ConditionalGAN, DCGAN, build_discriminator, build_generator, to_uint8
 from dlsuite.apps.gan import style_app
 from dlsuite.apps.gan.style_networks import check_resolution
-from dlsuite.apps.kits.generative import (GenerativeConfig, GenerativeQuality, ImageGridLogger,
-                                          image_grid, load_image_data, measure,
-                                          reference_classifier, reference_images)
+from dlsuite.apps.kits.generative import (GenerativeConfig, ImageGridLogger, SampleQualityApp,
+                                          image_grid, load_image_data, measure, reference_images)
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
@@ -101,7 +100,7 @@ def fixed_noise(count, latent_dim, seed):
 
 
 @register_app("gan")
-class GANApp(App):
+class GANApp(SampleQualityApp, App):
     config_class = GANConfig
     description = "DCGAN / conditional GAN / StyleGAN with classifier-based sample quality"
 
@@ -178,16 +177,10 @@ class GANApp(App):
                                  run.tb, run.path / "samples.png")]
         if config.variant == "stylegan":
             found += style_app.style_callbacks(config, data, run)
-        if config.quality:
-            classifier, accuracy = reference_classifier(data, run.path, config.classifier_epochs,
-                                                        seed=config.seed)
-            self.classifier_accuracy = accuracy
-            self.quality = GenerativeQuality(
-                lambda m: self.samples(m, config, data, config.quality_samples),
-                classifier, reference_images(data, config.quality_samples), data.num_classes,
-                collapse_threshold=config.collapse_threshold)
-            found.append(self.quality)
-        return found
+        quality = self.quality_callback(
+            lambda m: self.samples(m, config, data, config.quality_samples), config, data,
+            reference_images(data, config.quality_samples))
+        return found + ([quality] if quality else [])
 
     # -- export ---------------------------------------------------------------
     def export_endpoints(self, model, config, data):

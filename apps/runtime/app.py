@@ -10,6 +10,7 @@ Call order, for ``dlsuite train APP``::
 
     data = app.make_datasets(config)                 # numpy splits, seeded
     with strategy.scope():                           # policy already set
+        app.prepare(config, data, run)               # evaluators, fitted once
         model = app.build_model(config, data)        # compiled keras.Model
     model.fit(app.train_inputs(data.train), validation_data=..., callbacks=
               runtime_callbacks + app.callbacks(config, data, run))
@@ -78,6 +79,17 @@ class App:
         worker's scratch directory), before any pipeline is built. An app
         that derives data worth keeping across commands caches it there
         (the R-CNN family's selective-search proposals). Default: nothing."""
+
+    def prepare(self, config, data, run):
+        """Fit or load what the app's evaluation needs before any model is
+        built: the runtime's explicit step after the data is loaded and the
+        run directory opened (for a new run, a resumed one, and ``evaluate``,
+        ``export`` and ``report``), inside the strategy scope. An app that
+        trains a helper model here (the image generators' reference
+        classifier) seeds it from ``config.seed`` and keeps it in ``run``, so
+        that a resumed run loads it instead of training it again. Hooks that
+        return things (``callbacks``, ``export_endpoints``) must not do such
+        work. Default: nothing."""
 
     def to_inputs(self, x, y):
         """Map one split's arrays to what ``model.fit`` takes per example.

@@ -1,10 +1,13 @@
 """The one training path every app goes through.
 
 ``train()`` resolves the config, strategy and precision, loads the data,
-builds the model in the strategy scope, fits it with the always-on
-callbacks, evaluates it, exports it, checks the export and writes the
-report. ``resume()``, ``evaluate()``, ``export()`` and ``report()`` reopen a
-run directory. Apps supply only what differs (``dlsuite.apps.runtime.app.App``).
+runs the app's ``prepare`` step, builds the model in the strategy scope,
+fits it with the always-on callbacks, evaluates it, exports it, checks the
+export and writes the report; ``train(..., resume=RUN_DIR)`` continues a
+run from its backup. :func:`reopen` resolves an existing run, which
+:mod:`dlsuite.apps.runtime.commands` uses for ``evaluate``, ``export``,
+``report`` and ``predict``. Apps supply only what differs
+(:class:`dlsuite.apps.runtime.app.App`).
 """
 
 import contextlib
@@ -139,6 +142,7 @@ def start(app_name, overrides=(), epochs=None, strategy="auto", precision_name="
         session.run = RunDir.scratch(app.name)
         session.chief_run = RunDir(run_dir)
     app.open_run(session.run)
+    prepare(session)
     return session
 
 
@@ -178,7 +182,15 @@ def reopen(run_dir, app_name=None, epochs=None, strategy="auto", verbose=1, lock
         record["config"] = config.to_dict()
         opened.write_record(record)
     session.data = _load_data(session, verbose and chief)
+    prepare(session)
     return session
+
+
+def prepare(session):
+    """The app's explicit step before the model (``App.prepare``): its
+    evaluators fitted or loaded from the run, in the strategy scope."""
+    with session.strategy.scope():
+        session.app.prepare(session.config, session.data, session.run)
 
 
 def _load_data(session, verbose):

@@ -19,9 +19,9 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from dlsuite.apps.kits.generative import (GenerativeConfig, GenerativeQuality, ImageGridLogger,
-                                          image_grid, load_image_data, measure,
-                                          reference_classifier, reference_images, save_png)
+from dlsuite.apps.kits.generative import (GenerativeConfig, ImageGridLogger, SampleQualityApp,
+                                          image_grid, load_image_data, measure, reference_images,
+                                          save_png)
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
@@ -67,7 +67,7 @@ MAX_SAMPLES = 4096
 
 
 @register_app("vae")
-class VAEApp(App):
+class VAEApp(SampleQualityApp, App):
     config_class = VAEConfig
     description = "convolutional VAE: reconstructions, latent traversal, ELBO"
 
@@ -111,16 +111,10 @@ class VAEApp(App):
             ImageGridLogger("latent_traversal", lambda m: self.traversal_grid(m, config),
                             run.tb, run.path / "latent_traversal.png"),
         ]
-        if config.quality:
-            classifier, accuracy = reference_classifier(data, run.path, config.classifier_epochs,
-                                                        seed=config.seed)
-            self.classifier_accuracy = accuracy
-            self.quality = GenerativeQuality(
-                lambda m: self.samples(m, config, config.quality_samples), classifier,
-                reference_images(data, config.quality_samples), data.num_classes,
-                collapse_threshold=config.collapse_threshold)
-            found.append(self.quality)
-        return found
+        quality = self.quality_callback(
+            lambda m: self.samples(m, config, config.quality_samples), config, data,
+            reference_images(data, config.quality_samples))
+        return found + ([quality] if quality else [])
 
     # -- export ---------------------------------------------------------------
     def export_endpoints(self, model, config, data):

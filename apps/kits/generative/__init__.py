@@ -5,4 +5,5 @@ from dlsuite.apps.kits.generative.config import (DATASETS, GenerativeConfig, loa
                                                  reference_images)
 from dlsuite.apps.kits.generative.images import ImageGridLogger, image_grid, save_png
 from dlsuite.apps.kits.generative.noise import replica_noise
-from dlsuite.apps.kits.generative.quality import GenerativeQuality, measure, reference_classifier
+from dlsuite.apps.kits.generative.quality import (GenerativeQuality, SampleQualityApp, measure,
+                                                  reference_classifier)

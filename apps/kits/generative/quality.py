@@ -159,3 +159,36 @@ class GenerativeQuality(keras.callbacks.Callback):
                        "(samples fall into few classes)")
             self.collapses.append(message)
             logger.warning(message)
+
+
+class SampleQualityApp:
+    """Mixin of the image-generating apps: sample quality measured with a
+    reference classifier.
+
+    The classifier is fitted in the runtime's ``prepare`` step (seeded by
+    ``config.seed``; loaded from the run when it is there), never inside
+    ``callbacks()``; ``quality_callback`` then only builds the callback.
+    """
+
+    reference = None  # (classifier, test accuracy) once prepared
+    quality = None  # the GenerativeQuality callback of the current fit
+
+    def prepare(self, config, data, run):
+        self.reference = None
+        self.quality = None
+        if config.quality:
+            self.reference = reference_classifier(data, run.path, config.classifier_epochs,
+                                                  seed=config.seed)
+
+    @property
+    def classifier_accuracy(self):
+        return self.reference[1] if self.reference else None
+
+    def quality_callback(self, sample, config, data, real_images):
+        """The ``GenerativeQuality`` callback of this fit (None without
+        ``config.quality``); ``report`` reads it back as ``self.quality``."""
+        if self.reference is None:
+            return None
+        self.quality = GenerativeQuality(sample, self.reference[0], real_images, data.num_classes,
+                                         collapse_threshold=config.collapse_threshold)
+        return self.quality
