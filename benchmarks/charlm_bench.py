@@ -42,7 +42,7 @@ from dlsuite.apps.charlm.model import build_language_model, compile_language_mod
 from dlsuite.apps.runtime import training
 from benchmarks import torch_child
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (RESULTS, CpuShare, comparable, merged_runs,
+from benchmarks.common import (CpuShare, RESULTS, comparable, merged_runs, result_name,
                                selected_runs, temporary_run, write_result)
 
 MINUTES = 60
@@ -236,7 +236,7 @@ def main(argv):
     results = {}
     for name in selected_runs(argv, RUNS):
         results[name] = globals()[name](quick)
-    name = "charlm" + ("_quick" if quick else "")
+    name = result_name("charlm", quick)
     write_result(name, {"runs": merged_runs(name, results), "quick": quick})
     return results
 

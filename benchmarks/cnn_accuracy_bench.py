@@ -27,8 +27,8 @@ import keras
 
 from dlsuite.apps.runtime import training
 from dlsuite.apps.errors import UsageError
-from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
-                               write_result)
+from benchmarks.common import (CpuShare, comparable, cpu_share_note, merged_runs, result_name,
+                               selected_runs, temporary_run, write_result)
 
 MINUTES = 60
 # float32: on CPUs without AMX, mixed_bfloat16 measured slower for these
@@ -160,9 +160,7 @@ def run_one(name, overrides, target, budget, quick, epochs):
         verdict = "(quick smoke run; the target applies to the full run)"
     print(f"cnn {name}: test accuracy {accuracy:.4f} after {result['training_seconds']:.0f} s "
           f"of training ({result['epochs']:.1f} epochs, {result['images_per_second']:.0f} images/s; "
-          f"target >= {target} within {budget:.0f} s: {verdict}); other "
-          f"processes used {share:.0%} of the CPU"
-          + ("" if comparable(share) else " -- busy machine, not comparable"),
+          f"target >= {target} within {budget:.0f} s: {verdict}); {cpu_share_note(share)}",
           flush=True)
     return result
 
@@ -183,7 +181,7 @@ def main(argv):
                       "run uses MNIST 5k in its place", flush=True)
         results[name] = run_one(name, overrides, target, budget, quick,
                                 epochs=3 if quick else 1000)
-    name = "cnn_accuracy" + ("_quick" if quick else "")
+    name = result_name("cnn_accuracy", quick)
     write_result(name, {"runs": merged_runs(name, results), "quick": quick,
                         "fashion_mnist_installed": have_fashion})
     return results

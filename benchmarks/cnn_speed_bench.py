@@ -51,8 +51,8 @@ import tensorflow as tf
 from dlsuite.apps.kits.vision.architectures import build_resnet50, build_vgg16
 from dlsuite.apps.runtime.precision import cpu_has_bf16_units
 from benchmarks import torch_child
-from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
-
+from benchmarks.common import (CpuShare, comparable, result_name, step_seconds_per_epoch,
+                               write_result)
 PRECISIONS = ("float32", "mixed_bfloat16")
 FULL = {"input_shape": (64, 64, 3), "classes": 1000, "batch": {"resnet50": 32, "vgg16": 32},
         "steps": 3, "epochs": 4, "rounds": 3}
@@ -202,7 +202,7 @@ def main(argv):
                   flush=True)
     if busy:
         print("  NOT COMPARABLE: the machine was busy; rerun on an idle machine", flush=True)
-    write_result("cnn_speed" + ("_quick" if quick else ""), report)
+    write_result(result_name("cnn_speed", quick), report)
     return report
 
 

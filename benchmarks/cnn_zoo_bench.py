@@ -22,8 +22,8 @@ import keras
 
 from dlsuite.apps.kits.vision.architectures import ARCHITECTURES, build_model
 from benchmarks.cnn_accuracy_bench import fashion_mnist_available, train_within
-from benchmarks.common import comparable, merged_runs, selected_runs, write_result
-
+from benchmarks.common import (cpu_share_note, merged_runs, result_name, selected_runs,
+                               write_result)
 BUDGET_SECONDS = 120
 QUICK_BUDGET_SECONDS = 10
 AUGMENTATION = ["augment=on", "flip=true", "rotation=0", "zoom=0.05"]
@@ -65,10 +65,9 @@ def main(argv):
               f"{result['training_seconds']:.0f} s ({result['epochs']:.1f} epochs); "
               f"{result['parameters']:,} parameters here, "
               f"{result['full_width_parameters']:,} at full width in the paper's setting; "
-              f"{1000 * result['step_seconds']:.1f} ms per step of {result['batch_size']}"
-              + ("" if comparable(result["other_cpu_share"]) else
-                 " -- busy machine, not comparable"), flush=True)
-    name = "cnn_zoo" + ("_quick" if quick else "")
+              f"{1000 * result['step_seconds']:.1f} ms per step of {result['batch_size']}; "
+              f"{cpu_share_note(result['other_cpu_share'])}", flush=True)
+    name = result_name("cnn_zoo", quick)
     write_result(name, {"runs": merged_runs(name, results), "quick": quick,
                         "dataset": dataset, "budget_seconds": budget})
     return results

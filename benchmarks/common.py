@@ -157,6 +157,27 @@ def comparable(other_share):
     return other_share <= MAX_OTHER_CPU_SHARE
 
 
+def cpu_share_note(other_share):
+    """How every benchmark prints the CPU share others used while it measured:
+    ``other processes used 3% of the CPU``, marked when the figure is not
+    comparable (above :data:`MAX_OTHER_CPU_SHARE`)."""
+    return (f"other processes used {other_share:.0%} of the CPU"
+            + ("" if comparable(other_share) else " -- busy machine, not comparable"))
+
+
+def result_name(name, quick):
+    """A benchmark's results file: ``NAME`` (``NAME_quick`` for ``--quick``,
+    which git ignores)."""
+    return name + ("_quick" if quick else "")
+
+
+def record_target(result, value, target):
+    """Stamp ``result`` with its target and whether ``value`` reached it."""
+    if target is not None and value is not None:
+        result.update(target=target, reached=value >= target)
+    return result
+
+
 def selected_runs(argv, runs):
     """The names of ``runs`` picked by ``--only=a,b`` in ``argv`` (all by default)."""
     only = [a.split("=", 1)[1] for a in argv if a.startswith("--only=")]

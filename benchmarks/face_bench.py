@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 
-from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable,
-                               merged_runs, selected_runs, temporary_run, write_result)
+from benchmarks.common import (CpuShare, KEEP_BEST_DEV_EPOCH, RESULTS, comparable, merged_runs,
+                               result_name, selected_runs, temporary_run, write_result)
 
 MINUTES = 60
 SAMPLES = RESULTS / "samples"
@@ -294,7 +294,7 @@ def main(argv):
             print(f"face {dataset}: triplet {ours['test']['accuracy']:.4f} against contrastive "
                   f"{peer['test']['accuracy']:.4f} test verification accuracy: "
                   + ("at least as well" if at_least else "WORSE"), flush=True)
-    name = "face" + ("_quick" if quick else "")
+    name = result_name("face", quick)
     write_result(name, {"runs": merged_runs(name, results), "quick": quick})
     return results
 

@@ -19,7 +19,8 @@ import statistics
 import sys
 
 from dlsuite.apps.kits.vision.architectures import build_model
-from benchmarks.common import CpuShare, comparable, step_seconds_per_epoch, write_result
+from benchmarks.common import (CpuShare, comparable, result_name, step_seconds_per_epoch,
+                               write_result)
 from dlsuite.layers import FusedBatchNormalization
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -74,7 +75,7 @@ def main(argv):
                   f"{medians['keras'] * 1000:8.1f} ms: time ratio {ratio:.3f}", flush=True)
     if not comparable(share.other):
         print("  NOT COMPARABLE: the machine was busy; rerun on an idle machine", flush=True)
-    write_result("fused_batch_norm" + ("_quick" if quick else ""),
+    write_result(result_name("fused_batch_norm", quick),
                  {"models": {k: list(map(str, v)) for k, v in models.items()}, "results": results,
                   "other_cpu_share": share.other, "comparable": comparable(share.other),
                   "quick": quick})

@@ -27,9 +27,8 @@ import keras
 import numpy as np
 
 from dlsuite.apps.runtime import training
-from benchmarks.common import (
-    RESULTS, CpuShare, comparable, merged_runs, selected_runs, temporary_run, write_result,
-)
+from benchmarks.common import (CpuShare, RESULTS, comparable, cpu_share_note, merged_runs,
+                               result_name, selected_runs, temporary_run, write_result)
 
 SAMPLES = RESULTS / "samples"
 
@@ -178,10 +177,8 @@ def main(argv):
         with CpuShare() as share:
             runs[name] = RUNS[name](quick)
         runs[name].update(other_cpu_share=share.other, comparable=comparable(share.other))
-        if not comparable(share.other):
-            print(f"({name}: the machine was busy, other processes used {share.other:.0%} "
-                  "of the CPU; its time-budget figures are not comparable)", flush=True)
-    name = "gan_quality" + ("_quick" if quick else "")
+        print(f"  ({name}: {cpu_share_note(share.other)})", flush=True)
+    name = result_name("gan_quality", quick)
     payload = {"runs": merged_runs(name, runs), "quick": quick}
     write_result(name, payload)
     return payload

@@ -33,7 +33,7 @@ from dlsuite.apps.gan.models import DCGAN, build_discriminator, build_generator,
 from dlsuite.apps.runtime.precision import cpu_has_amx, cpu_has_bf16_units
 from benchmarks import torch_child
 from benchmarks.common import (CpuShare, EpochTimer, built_under, comparable, fresh_session,
-                               interleaved_rounds, paired_ratio, write_result)
+                               interleaved_rounds, paired_ratio, result_name, write_result)
 from benchmarks.gan_reference import ReferenceDCGAN
 
 # The scale: 28x28 images, latent 128, batch 64; filters=128 gives the
@@ -149,7 +149,7 @@ def main(argv):
                "comparable": ok, "quick": quick, "pytorch_dcgan": torch,
                "images": list(images.shape),
                "targets": {"time_ratio_max": 1.0, "bf16_speedup_min": 2.0}}
-    write_result("gan_speed" + ("_quick" if quick else ""), payload)
+    write_result(result_name("gan_speed", quick), payload)
     return payload
 
 

@@ -10,8 +10,7 @@ import sys
 import tempfile
 
 from dlsuite.apps.runtime import training
-from benchmarks.common import CpuShare, EpochTimer, comparable, write_result
-
+from benchmarks.common import CpuShare, EpochTimer, comparable, result_name, write_result
 TARGETS = {"breast_cancer": ("f1", 0.97), "digits": ("accuracy", 0.97)}
 
 
@@ -80,7 +79,7 @@ def main(argv):
     seeds = [1] if quick else [1, 2, 3]
     payload = {"quality": quality(seeds, epochs=5 if quick else None),
                "speed": speed(epochs=3 if quick else 8), "quick": quick}
-    write_result("mlp" + ("_quick" if quick else ""), payload)
+    write_result(result_name("mlp", quick), payload)
     return payload
 
 

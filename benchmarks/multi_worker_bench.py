@@ -30,8 +30,7 @@ import tempfile
 import textwrap
 
 from dlsuite.apps.runtime.launch import free_ports, worker_environment
-from benchmarks.common import CpuShare, comparable, write_result
-
+from benchmarks.common import CpuShare, comparable, result_name, write_result
 CONFIG = ["arch=lenet5", "dataset=mnist5k", "patience=0", "augment=off"]
 GLOBAL_BATCH = 128
 
@@ -147,7 +146,7 @@ def main(argv):
           f"(two-worker epoch time per step {two_step_ms:.1f} ms, dev evaluation included); "
           f"other processes' CPU share {share.other:.0%}"
           f"{'' if comparable(share.other) else ' (NOT comparable: machine busy)'}", flush=True)
-    write_result("multi_worker" + ("_quick" if quick else ""), {
+    write_result(result_name("multi_worker", quick), {
         "settings": {"config": CONFIG, "global_batch": GLOBAL_BATCH, "epochs": epochs,
                      "repeats": repeats},
         "runs": measured,

@@ -47,8 +47,8 @@ import numpy as np
 
 from dlsuite.apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs,
-                               temporary_run, write_result)
+from benchmarks.common import (CpuShare, comparable, cpu_share_note, merged_runs, record_target,
+                               result_name, selected_runs, temporary_run, write_result)
 
 MINUTES = 60
 BUDGET_MINUTES = 20
@@ -255,7 +255,7 @@ def main(argv):
     quick = "--quick" in argv
     names = selected_runs(argv, RUNS)
     budget = _budget(argv, quick)
-    name = "rcnn" + ("_quick" if quick else "")
+    name = result_name("rcnn", quick)
     saved = merged_runs(name, {})
     results, keep = {}, {}
     extra = [f"limit={QUICK_SCENES}"] if quick else []
@@ -279,12 +279,10 @@ def main(argv):
             print(f"rcnn {run_name}: test mAP@0.5 {value:.4f}, mAP@[.5:.95] {result['map']:.4f} "
                   f"after {result['training_seconds']:.0f} s ({result['steps']} steps); "
                   f"{result['detect_images_per_second']:.1f} images/s", flush=True)
-        if target is not None and value is not None:
-            result.update(target=target, reached=value >= target)
+        record_target(result, value, target)
         share = result.get("other_cpu_share")
         if share is not None:
-            print(f"  other processes used {share:.0%} of the CPU"
-                  + ("" if comparable(share) else " -- busy machine, not comparable"), flush=True)
+            print(f"  {cpu_share_note(share)}", flush=True)
         results[run_name] = result
         runs = merged_runs(name, results)
         write_result(name, {"runs": runs, "quick": quick, "table": table(runs)})

@@ -18,8 +18,8 @@ import sys
 import time
 
 from dlsuite.apps.runtime import training
-from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
-                               write_result)
+from benchmarks.common import (CpuShare, comparable, merged_runs, result_name, selected_runs,
+                               temporary_run, write_result)
 
 # name: (overrides, target test accuracy)
 RUNS = {
@@ -63,7 +63,7 @@ def main(argv):
         print(f"seqclass {name}: test accuracy {accuracies} (median {accuracy:.4f}; target >= "
               f"{target}: {verdict}{', quick smoke run' if quick else ''}); macro-F1 {f1s}; "
               f"{statistics.median(run['seconds'] for run in runs):.0f} s a run", flush=True)
-    name = "seqclass" + ("_quick" if quick else "")
+    name = result_name("seqclass", quick)
     write_result(name, {"runs": merged_runs(name, results), "quick": quick})
     return results
 

@@ -25,8 +25,8 @@ import statistics
 import sys
 
 from dlsuite.apps.kits.vision.architectures import build_resnet50
-from benchmarks.common import (CpuShare, comparable, median_time, step_seconds_per_epoch,
-                               write_result)
+from benchmarks.common import (CpuShare, comparable, median_time, result_name,
+                               step_seconds_per_epoch, write_result)
 from dlsuite.layers import SmallMapConv2D
 from dlsuite.layers.small_map_conv2d import matmul_kernel_gradient, pointwise_matmul
 
@@ -157,7 +157,7 @@ def main(argv):
           "of the CPU", flush=True)
     if not comparable(share.other):
         print("  NOT COMPARABLE: the machine was busy; rerun on an idle machine", flush=True)
-    write_result("small_map_conv" + ("_quick" if quick else ""),
+    write_result(result_name("small_map_conv", quick),
                  {**results, "bf16_speedup": speedups, "other_cpu_share": share.other,
                   "comparable": comparable(share.other), "quick": quick})
     return results

@@ -45,8 +45,9 @@ from dlsuite.apps.runtime import training
 from dlsuite.apps.runtime.config import apply_overrides
 from benchmarks.cnn_accuracy_bench import TimeBudget
 from benchmarks.cnn_speed_bench import matmul_rate
-from benchmarks.common import (RESULTS, CpuShare, EpochTimer, comparable, fresh_session,
-                               merged_runs, selected_runs, temporary_run, write_result)
+from benchmarks.common import (CpuShare, EpochTimer, RESULTS, comparable, cpu_share_note,
+                               fresh_session, merged_runs, result_name, selected_runs,
+                               temporary_run, write_result)
 
 SAMPLES = RESULTS / "samples"
 RUNS = ("optimize", "keras_io", "speed", "fast")
@@ -295,15 +296,13 @@ def main(argv):
     runners = {"optimize": run_optimize, "keras_io": run_keras_io, "speed": run_speed,
                "fast": run_fast}
     runs = {}
-    name = "style" + ("_quick" if quick else "")
+    name = result_name("style", quick)
     for run in chosen:
         # Each run records its own CPU share and is saved as soon as it ends.
         with CpuShare() as share:
             runs[run] = runners[run](settings)
         runs[run].update(other_cpu_share=share.other, comparable=comparable(share.other))
-        print(f"  ({run}: other processes used {share.other:.0%} CPU"
-              + ("" if comparable(share.other) else "; busy machine: times not comparable")
-              + ")", flush=True)
+        print(f"  ({run}: {cpu_share_note(share.other)})", flush=True)
         payload = {"runs": merged_runs(name, runs), "quick": quick,
                    "settings": {k: list(v) if isinstance(v, tuple) else v
                                 for k, v in settings.items()}}

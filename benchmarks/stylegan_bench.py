@@ -39,9 +39,8 @@ import tensorflow as tf
 
 from dlsuite.apps import registry
 from dlsuite.apps.runtime import config as config_lib
-from benchmarks.common import (CpuShare, EpochTimer, comparable, fresh_session,
-                               interleaved_rounds, merged_runs, paired_ratio, selected_runs,
-                               write_result)
+from benchmarks.common import (CpuShare, EpochTimer, comparable, fresh_session, interleaved_rounds,
+                               merged_runs, paired_ratio, result_name, selected_runs, write_result)
 from benchmarks.gan_quality_bench import SAMPLES, _dataset, _train
 
 BUDGET_SECONDS = 30 * 60
@@ -215,7 +214,7 @@ RUNS = {"quality": lambda quick, argv: quality(quick), "speed": speed}
 def main(argv):
     quick = "--quick" in argv
     runs = {name: RUNS[name](quick, argv) for name in selected_runs(argv, RUNS)}
-    name = "stylegan" + ("_quick" if quick else "")
+    name = result_name("stylegan", quick)
     write_result(name, {"runs": merged_runs(name, runs), "quick": quick})
     return runs
 

@@ -42,8 +42,9 @@ import time
 import tensorflow as tf
 
 from dlsuite.apps.runtime import safe_load, training
-from benchmarks.common import (KEEP_BEST_DEV_EPOCH, RESULTS, CpuShare, comparable, kept_if_failed,
-                               merged_runs, selected_runs, write_result)
+from benchmarks.common import (CpuShare, KEEP_BEST_DEV_EPOCH, RESULTS, comparable, cpu_share_note,
+                               kept_if_failed, merged_runs, result_name, selected_runs,
+                               write_result)
 from benchmarks.gan_quality_bench import EpochBudget
 
 SAMPLES = RESULTS / "samples"
@@ -240,7 +241,7 @@ def main(argv):
     quick = "--quick" in argv
     settings = _settings(quick)
     chosen = selected_runs(argv, RUNS)
-    name = "translate" + ("_quick" if quick else "")
+    name = result_name("translate", quick)
     runs = {}
     try:
         for run in chosen:
@@ -254,8 +255,7 @@ def main(argv):
                     runs[run] = {"dates": run_dates, "numbers": run_numbers,
                                  "catalogs": run_catalogs}[run](settings)
             runs[run].update(other_cpu_share=share.other, comparable=comparable(share.other))
-            print(f"  ({run}: other processes used {share.other:.0%} CPU"
-                  + ("" if comparable(share.other) else "; busy machine") + ")", flush=True)
+            print(f"  ({run}: {cpu_share_note(share.other)})", flush=True)
             write_result(name, {"runs": merged_runs(name, runs), "quick": quick,
                                 "targets": TARGETS, "settings": settings})
     finally:

@@ -47,8 +47,8 @@ import numpy as np
 
 from dlsuite.apps.runtime import training
 from benchmarks.cnn_accuracy_bench import TimeBudget
-from benchmarks.common import (CpuShare, comparable, merged_runs, selected_runs, temporary_run,
-                               write_result)
+from benchmarks.common import (CpuShare, comparable, cpu_share_note, merged_runs, record_target,
+                               result_name, selected_runs, temporary_run, write_result)
 
 MINUTES = 60
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -213,7 +213,7 @@ def main(argv):
     names = selected_runs(argv, RUNS)
     results, keep = {}, {}
     extra = ["limit=%d" % QUICK_SCENES] if quick else []
-    saved = merged_runs("yolo" + ("_quick" if quick else ""), {})
+    saved = merged_runs(result_name("yolo", quick), {})
     for name in names:
         kind, target, budget = RUNS[name]
         budget = QUICK_BUDGET_SECONDS if quick else budget
@@ -255,14 +255,12 @@ def main(argv):
                 result["over_ultralytics"] = result["map_50"] / max(theirs["map_50"], 1e-9)
                 print(f"  ours / Ultralytics' mAP@0.5: {result['over_ultralytics']:.3f}",
                       flush=True)
-        if target is not None and value is not None:
-            result.update(target=target, reached=value >= target)
+        record_target(result, value, target)
         share = result.get("other_cpu_share")
         if share is not None:
-            print(f"  other processes used {share:.0%} of the CPU"
-                  + ("" if comparable(share) else " -- busy machine, not comparable"), flush=True)
+            print(f"  {cpu_share_note(share)}", flush=True)
         results[name] = result
-    name = "yolo" + ("_quick" if quick else "")
+    name = result_name("yolo", quick)
     write_result(name, {"runs": merged_runs(name, results), "quick": quick})
     return results
 

@@ -196,3 +196,15 @@ def test_a_temporary_run_is_removed_after_success_and_kept_after_failure(tmp_pat
     assert not pathlib.Path(run_dir).parent.exists()
     kept = tmp_path / "runs" / "x_bench_nan_failed" / "history.jsonl"
     assert kept.read_text() == '{"loss": 1}\n'
+
+
+def test_result_printing_helpers_say_the_same_in_every_benchmark():
+    from benchmarks.common import MAX_OTHER_CPU_SHARE, cpu_share_note, record_target, result_name
+
+    assert cpu_share_note(0.03) == "other processes used 3% of the CPU"
+    assert cpu_share_note(MAX_OTHER_CPU_SHARE + 0.1).endswith(" -- busy machine, not comparable")
+    assert result_name("yolo", quick=True) == "yolo_quick"
+    assert result_name("yolo", quick=False) == "yolo"
+    assert record_target({}, 0.95, 0.9) == {"target": 0.9, "reached": True}
+    assert record_target({}, 0.85, 0.9) == {"target": 0.9, "reached": False}
+    assert record_target({"a": 1}, None, 0.9) == {"a": 1}  # a failed run has no verdict
