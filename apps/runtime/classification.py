@@ -12,12 +12,10 @@ import numpy as np
 import sklearn.metrics
 
 from dlsuite.apps.runtime.app import App
-from dlsuite.apps.runtime.config import BaseConfig
+from dlsuite.apps.runtime.figures import pyplot as plt, save_figure
 from dlsuite.apps.runtime.optim import compile_options, make_optimizer
 from dlsuite.callbacks import BiasVarianceMonitor, ErrorAnalysisLogger, bias_variance, error_groups
 from dlsuite.callbacks.error_analysis import markdown_table, predicted_classes
-
-from dlsuite.apps.runtime.figures import save_figure, pyplot as plt
 
 
 def output_units(output, num_classes):
@@ -81,7 +79,8 @@ class ClassificationApp(App):
     """Base of apps whose model maps an input to class probabilities.
 
     Subclasses set ``config_class`` (with an ``output`` field: "softmax" or
-    "sigmoid") and implement ``make_datasets``, ``build_model`` (calling
+    "sigmoid") and implement ``load_data`` (the data set; ``make_datasets``
+    calls it and records its classes), ``build_model`` (calling
     ``compile_classifier``) and ``export_endpoints``.
     """
 
