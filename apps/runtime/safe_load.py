@@ -29,9 +29,13 @@ import keras
 
 from dlsuite.apps.errors import UsageError
 
-# Packages whose registered classes a dlsuite file may name.
-OWN_PACKAGES = ("apps", "layers", "losses", "callbacks")
-ALLOWED_MODULE_PREFIXES = ("keras", "keras_hub") + OWN_PACKAGES
+# Packages whose registered classes a dlsuite file may name: the dlsuite
+# namespace, and the top-level names its folders had before issue 31 (files of
+# older runs name them; Keras finds those classes by their registered name, and
+# importing such a bare name is refused by the folders themselves).
+OWN_PACKAGES = ("dlsuite",)
+OLD_LAYOUT_PACKAGES = ("apps", "layers", "losses", "callbacks")
+ALLOWED_MODULE_PREFIXES = ("keras", "keras_hub") + OWN_PACKAGES + OLD_LAYOUT_PACKAGES
 ALLOWED_REGISTERED_PACKAGES = ("keras", "keras_hub", "dlsuite")
 
 

@@ -130,3 +130,13 @@ def test_an_hdf5_external_link_inside_a_keras_archive_is_refused(finished, tmp_p
             archive.writestr(name, data)
     code, lines = _dlsuite(capsys, "export", copy)
     assert code == 2 and "external link /stolen" in lines[-1]
+
+
+def test_modules_of_the_dlsuite_namespace_and_the_old_layout_are_allowed():
+    from dlsuite.apps.runtime.safe_load import RefusedFile, check_config
+
+    for module in ("dlsuite.apps.rcnn.model", "apps.gan.stylegan", "keras.layers"):
+        check_config({"module": module, "class_name": "Model", "config": {}}, "f.keras")
+    for module in ("dlsuitex.evil", "appsx", "os"):
+        with pytest.raises(RefusedFile, match=f"from the module '{module}'"):
+            check_config({"module": module, "class_name": "Model", "config": {}}, "f.keras")
