@@ -53,6 +53,7 @@ from dlsuite.apps.runtime.precision import cpu_has_bf16_units
 from benchmarks import torch_child
 from benchmarks.common import (CpuShare, comparable, result_name, step_seconds_per_epoch,
                                write_result)
+
 PRECISIONS = ("float32", "mixed_bfloat16")
 FULL = {"input_shape": (64, 64, 3), "classes": 1000, "batch": {"resnet50": 32, "vgg16": 32},
         "steps": 3, "epochs": 4, "rounds": 3}

@@ -24,6 +24,7 @@ from dlsuite.apps.kits.vision.architectures import ARCHITECTURES, build_model
 from benchmarks.cnn_accuracy_bench import fashion_mnist_available, train_within
 from benchmarks.common import (cpu_share_note, merged_runs, result_name, selected_runs,
                                write_result)
+
 BUDGET_SECONDS = 120
 QUICK_BUDGET_SECONDS = 10
 AUGMENTATION = ["augment=on", "flip=true", "rotation=0", "zoom=0.05"]

@@ -11,6 +11,7 @@ import tempfile
 
 from dlsuite.apps.runtime import training
 from benchmarks.common import CpuShare, EpochTimer, comparable, result_name, write_result
+
 TARGETS = {"breast_cancer": ("f1", 0.97), "digits": ("accuracy", 0.97)}
 
 

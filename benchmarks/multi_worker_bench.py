@@ -31,6 +31,7 @@ import textwrap
 
 from dlsuite.apps.runtime.launch import free_ports, worker_environment
 from benchmarks.common import CpuShare, comparable, result_name, write_result
+
 CONFIG = ["arch=lenet5", "dataset=mnist5k", "patience=0", "augment=off"]
 GLOBAL_BATCH = 128
 
