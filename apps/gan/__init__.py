@@ -28,7 +28,8 @@ from dlsuite.apps.kits.generative import (GenerativeConfig, ImageGridLogger, Sam
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime import signature_inputs
 from dlsuite.apps.runtime.app import App, Endpoint, batch_size_for_check
-from dlsuite.apps.runtime.config import require_fraction, require_non_negative, require_positive
+from dlsuite.apps.runtime.config import (require_fraction, require_non_negative, require_positive,
+                                         require_read)
 from dlsuite.apps.runtime.optim import compile_options
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,17 @@ class GANConfig(GenerativeConfig):
             raise ValueError(f"style_mixing must be in [0, 1]. Received: style_mixing={self.style_mixing}")
         if self.variant == "stylegan" and self.image_size is not None:
             check_resolution(self.image_size)
+        # Both networks train with Adam (the DCGAN paper's; StyleGAN2's betas
+        # and rates): another optimizer is refused, never silently replaced.
+        if self.optimizer != "adam":
+            raise ValueError(f"the gan app trains both networks with Adam; another optimizer is "
+                             f"not supported there. Received: optimizer={self.optimizer}")
+        stylegan = self.variant == "stylegan"
+        require_read(self, "learning_rate", not stylegan,
+                     "variant=dcgan|conditional (stylegan reads style_learning_rate and "
+                     "style_discriminator_learning_rate)")
+        require_read(self, "beta_1", not stylegan,
+                     "variant=dcgan|conditional (StyleGAN2's beta_1 is 0)")
 
 
 def fixed_noise(count, latent_dim, seed):

@@ -27,7 +27,7 @@ LEARNING_RATES = {"batch_gd": 0.5, "sgd": 0.01, "minibatch_gd": 0.1, "momentum":
                   "adagrad": 0.05, "rmsprop": 0.001, "adam": 0.001}
 # The mlp fields the study passes through to every child run.
 SHARED_FIELDS = ("seed", "dataset", "hidden_units", "activation", "epochs", "batch_size", "l2",
-                 "dropout", "batch_norm", "limit", "data_dir", "momentum")
+                 "dropout", "batch_norm", "limit", "data_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +39,10 @@ class OptimizerStudyConfig(MLPConfig):
     dropout: float = 0.0
     # No early stopping: every optimizer gets the same number of epochs.
     patience: int = 0
+
+    def reads(self, field):
+        # The study's momentum is its momentum child's.
+        return field == "momentum" and "momentum" in self.optimizers
 
     def validate(self):
         super().validate()
@@ -72,7 +76,8 @@ class OptimizerStudyApp(App):
         return [(name, "mlp", shared + [
             f"optimizer={name}",
             f"learning_rate={LEARNING_RATES[name] * config.learning_rate_scale}",
-        ]) for name in config.optimizers]
+        ] + ([f"momentum={config.momentum}"] if name == "momentum" else []))
+            for name in config.optimizers]
 
     def summarize(self, runs, config, run):
         figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4))

@@ -24,7 +24,6 @@ predict`` runs selective search on each file outside the graph first.
 import dataclasses
 import typing
 
-import keras
 import numpy as np
 
 from dlsuite.apps.data.detection import resize_with_boxes
@@ -36,8 +35,7 @@ from dlsuite.apps.rcnn import report as rcnn_report
 from dlsuite.apps.rcnn.model import VARIANTS, build_detector
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.config import require_fraction, require_positive
-from dlsuite.apps.runtime.optim import compile_options
-from dlsuite.apps.yolo import learning_rate
+from dlsuite.apps.runtime.optim import compile_options, learning_rate_schedule, make_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +162,7 @@ class RCNNApp(DetectionApp):
     def build_model(self, config, data):
         model = build_detector(config.model_settings(), config, data.input_shape,
                                data.num_classes)
-        optimizer = keras.optimizers.Adam(learning_rate(config, len(data.x_train)))
+        optimizer = make_optimizer(config, learning_rate_schedule(config, len(data.x_train)))
         model.compile(optimizer=optimizer, **compile_options(config))
         model.build_optimizers()
         return model

@@ -56,14 +56,37 @@ class BaseConfig:
         require_positive(self, "epochs", "batch_size", "learning_rate", "steps_per_execution")
         require_non_negative(self, "patience", "max_latency_ms", "momentum")
         require_fraction(self, "dev_fraction", "test_fraction", "human_error")
+        require_read(self, "momentum", self.reads("momentum"), "optimizer=momentum")
         if (self.dev_fraction or 0) + (self.test_fraction or 0) >= 1.0:
             raise ValueError(
                 "dev_fraction + test_fraction must leave training data. Received: "
                 f"dev_fraction={self.dev_fraction}, test_fraction={self.test_fraction}"
             )
 
+    def reads(self, field):
+        """Whether this config's optimizer(s) read the optimizer-specific
+        ``field`` (only ``momentum`` today: SGD with momentum)."""
+        return field == "momentum" and self.optimizer == "momentum"
+
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+def field_default(config, name):
+    """The default of field ``name`` in ``config``'s class (an app may change it)."""
+    return type(config).__dataclass_fields__[name].default
+
+
+def require_read(config, name, read, when):
+    """``ValueError`` when field ``name`` differs from its default although
+    nothing reads it (``read`` is False): a setting that is accepted and then
+    ignored is refused, saying ``when`` it is read."""
+    value = getattr(config, name)
+    if not read and value != field_default(config, name):
+        raise ValueError(
+            f"{name}={value} is read only with {when}; {type(config).__name__} as configured "
+            f"would ignore it. Set {when}, or leave {name} at its default "
+            f"({field_default(config, name)})")
 
 
 def require_positive(config, *names):

@@ -48,8 +48,29 @@ import math
 import keras
 
 
-def make_optimizer(config):
-    name, lr = config.optimizer, config.learning_rate
+def learning_rate_schedule(config, train_size):
+    """``config.learning_rate`` under the config's ``lr_schedule``.
+
+    ``"constant"`` (or a config without the field) is the rate itself;
+    ``"cosine"`` warms up linearly from 0 for ``warmup_epochs`` and then
+    anneals to 1% of the rate at the end of the run
+    (``keras.optimizers.schedules.CosineDecay``), counting the steps the
+    optimizer's batch size makes of ``train_size`` examples.
+    """
+    if getattr(config, "lr_schedule", "constant") == "constant":
+        return config.learning_rate
+    steps = max(1, math.ceil(train_size / per_replica_batch_size(config, train_size)))
+    warmup = int(config.warmup_epochs * steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else config.learning_rate, decay_steps=max(1, config.epochs * steps - warmup),
+        alpha=0.01, warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+
+
+def make_optimizer(config, learning_rate=None):
+    """``config.optimizer`` as a Keras optimizer, at ``learning_rate`` (a
+    number or a schedule; default ``config.learning_rate``)."""
+    name = config.optimizer
+    lr = config.learning_rate if learning_rate is None else learning_rate
     if name in ("batch_gd", "sgd", "minibatch_gd"):
         return keras.optimizers.SGD(learning_rate=lr)
     if name == "momentum":

@@ -19,13 +19,12 @@ import dataclasses
 import typing
 
 import keras
-import numpy as np
 
 from dlsuite.apps.kits.detection.app import DetectionApp
 from dlsuite.apps.kits.detection.config import DetectionConfig
 from dlsuite.apps.registry import register_app
 from dlsuite.apps.runtime.config import require_positive
-from dlsuite.apps.runtime.optim import compile_options
+from dlsuite.apps.runtime.optim import compile_options, learning_rate_schedule, make_optimizer
 from dlsuite.apps.yolo.model import box_sizes, build_detector
 from dlsuite.layers import YOLOHead, anchor_kmeans, mean_best_iou
 from dlsuite.losses import YOLOLoss
@@ -67,16 +66,6 @@ class YOLOConfig(DetectionConfig):
                              f"warmup_epochs={self.warmup_epochs}")
 
 
-def learning_rate(config, train_size):
-    if config.lr_schedule == "constant":
-        return config.learning_rate
-    steps = max(1, int(np.ceil(train_size / config.batch_size)))
-    warmup = int(config.warmup_epochs * steps)
-    return keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else config.learning_rate, decay_steps=max(1, config.epochs * steps - warmup),
-        alpha=0.01, warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
-
-
 @register_app("yolo")
 class YOLOApp(DetectionApp):
     config_class = YOLOConfig
@@ -102,7 +91,7 @@ class YOLOApp(DetectionApp):
                         background_weight=config.background_weight,
                         class_weight=config.class_weight,
                         overlap_classes=config.overlap_classes, box_loss=config.box_loss)
-        optimizer = keras.optimizers.Adam(learning_rate(config, len(data.x_train)))
+        optimizer = make_optimizer(config, learning_rate_schedule(config, len(data.x_train)))
         model.compile(optimizer=optimizer, loss=loss, **compile_options(config))
         return model
 
