@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 EPSILON = 1.001e-5
-MOMENTUM = 0.1  # PyTorch's momentum is 1 - Keras's (apps.cnn.models' 0.9).
+MOMENTUM = 0.1  # PyTorch's momentum is 1 - Keras's (the vision kit's architectures: 0.9).
 
 
 def _convolution_batch_norm(in_channels, out_channels, kernel_size, stride=1):
